@@ -1,0 +1,197 @@
+//! Process arguments in, the `Cli` struct out (clap derive); every flag has a one-line help.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::discover::{Language, LayoutChoice, Selection};
+use crate::dockerfile::Normalizer;
+use crate::report::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dockvar",
+    version,
+    about = "Find, compare and consolidate the Dockerfile variants of a container monorepo"
+)]
+pub struct Cli {
+    /// When to color output: auto (when stdout/stderr is a terminal and NO_COLOR is unset), always or never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    /// Do not print warnings on stderr (they stay in the output's `errors`).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Group connectors by Dockerfile variant (also: `variants show`, `variants diff`).
+    Variants(Box<VariantsArgs>),
+    /// Parse Dockerfiles and print their instructions and canonical text.
+    Parse(ParseArgs),
+    /// Work with the connectors of a repository.
+    Connectors(ConnectorsArgs),
+}
+
+/// What to scan and how to hash it.
+#[derive(Debug, Clone, Args)]
+pub struct ScanArgs {
+    /// Repository root to scan.
+    #[arg(default_value = ".")]
+    pub root: PathBuf,
+
+    /// Repository layout: auto detects Airbyte by `airbyte-integrations/connectors/`.
+    #[arg(long, value_enum, default_value_t = LayoutChoice::Auto)]
+    pub layout: LayoutChoice,
+
+    /// How Dockerfiles are normalized before hashing: semantic, or notebook for the seed notebook's IDs.
+    #[arg(long, value_enum, default_value_t = Normalizer::Semantic)]
+    pub normalizer: Normalizer,
+
+    /// Another label key to ignore when hashing (repeatable; version labels are always ignored).
+    #[arg(long = "ignore-label", value_name = "KEY")]
+    pub ignore_labels: Vec<String>,
+
+    #[command(flatten)]
+    pub filters: Filters,
+
+    /// Exit with code 1 when any connector or file had a problem.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// Connector filters: values of one filter are OR-ed, filters are AND-ed.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Filters {
+    /// Keep connectors in this language (repeatable or comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "L")]
+    pub language: Vec<Language>,
+
+    /// Keep connectors with this support level, e.g. certified (repeatable or comma-separated).
+    #[arg(long = "support-level", value_delimiter = ',', value_name = "S")]
+    pub support_level: Vec<String>,
+
+    /// Keep connectors of this type: source or destination (repeatable or comma-separated).
+    #[arg(long = "type", value_delimiter = ',', value_name = "T")]
+    pub connector_type: Vec<String>,
+
+    /// Keep connectors whose name matches this glob, e.g. 'source-*' (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub name: Vec<String>,
+
+    /// Keep only connectors migrated to the base image (metadata sets connectorBuildOptions.baseImage).
+    #[arg(long, conflicts_with = "not_migrated")]
+    pub migrated: bool,
+
+    /// Keep only connectors not migrated to the base image.
+    #[arg(long = "not-migrated")]
+    pub not_migrated: bool,
+}
+
+impl Filters {
+    pub fn selection(&self) -> Selection {
+        Selection {
+            languages: self.language.clone(),
+            support_levels: self.support_level.clone(),
+            types: self.connector_type.clone(),
+            names: self.name.clone(),
+            migrated: match (self.migrated, self.not_migrated) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct VariantsArgs {
+    #[command(subcommand)]
+    pub action: Option<VariantsAction>,
+
+    #[command(flatten)]
+    pub scan: ScanArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Also write the variants table to this file (.parquet, .csv or .json).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VariantsAction {
+    /// Show one variant: canonical Dockerfile, traits and connectors.
+    Show {
+        /// Variant ID (or hash prefix) or connector name.
+        key: String,
+        #[command(flatten)]
+        scan: ScanArgs,
+        /// Output format: table (text) or json.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Instruction-level diff of two variants (by ID or connector name).
+    Diff {
+        /// First variant ID or connector name.
+        a: String,
+        /// Second variant ID or connector name.
+        b: String,
+        #[command(flatten)]
+        scan: ScanArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// Dockerfiles to parse.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format: table or json.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Normalizer used for the canonical text.
+    #[arg(long, value_enum, default_value_t = Normalizer::Semantic)]
+    pub normalizer: Normalizer,
+
+    /// Connector name to replace by placeholders in the canonical text.
+    #[arg(long = "connector", value_name = "NAME")]
+    pub connector: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectorsArgs {
+    #[command(subcommand)]
+    pub action: ConnectorsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectorsAction {
+    /// One row per connector: type, language, support level, image, Dockerfile, base image, variant.
+    List {
+        #[command(flatten)]
+        scan: ScanArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Also write the connectors table to this file (.parquet, .csv or .json).
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,109 @@
+//! `ScanArgs` in, a `Scan` out: discover → select → fingerprint (in parallel) → group, with
+//! every problem collected and warned about on stderr.
+
+use anyhow::Context;
+use rayon::prelude::*;
+
+use crate::discover::{self, Connector, Layout, Selection};
+use crate::dockerfile::semantic::SemanticOptions;
+use crate::dockerfile::{NameContext, fingerprint};
+use crate::group::{self, Problem, Scan, ScannedConnector};
+
+use super::Printer;
+use super::args::ScanArgs;
+
+pub fn run_scan(args: &ScanArgs, printer: &Printer) -> anyhow::Result<Scan> {
+    let discovery =
+        discover::discover(&args.root, args.layout).with_context(|| format!("cannot scan {}", args.root.display()))?;
+    let mut problems: Vec<Problem> = discovery
+        .errors
+        .iter()
+        .map(|e| Problem {
+            connector: e.connector().map(str::to_string),
+            path: e.path().to_string(),
+            line: e.line(),
+            message: e.message().to_string(),
+        })
+        .collect();
+
+    let selection = args.filters.selection();
+    warn_about_empty_filters(&selection, &discovery.connectors, printer)?;
+    let selected = selection.apply(discovery.connectors).context("invalid filter")?;
+    if !selection.is_empty() && selected.is_empty() {
+        printer.warn("no connector matches the filters; nothing is selected");
+    }
+
+    let options = SemanticOptions::with_extra_labels(&args.ignore_labels);
+    let root = &args.root;
+    let normalizer = args.normalizer;
+    let layout = discovery.layout;
+    let scanned: Vec<ScannedConnector> = selected
+        .into_par_iter()
+        .map(|connector| {
+            let fingerprint = connector.dockerfile.as_ref().map(|rel| {
+                let names = match layout {
+                    Layout::Airbyte => NameContext::technical(&connector.name),
+                    Layout::Generic => NameContext::default(),
+                };
+                fingerprint(&root.join(rel), rel, &names, normalizer, &options)
+            });
+            ScannedConnector { connector, fingerprint }
+        })
+        .collect();
+    for s in &scanned {
+        if let Some(e) = s.fingerprint.as_ref().and_then(|f| f.error.as_ref()) {
+            problems.push(Problem {
+                connector: Some(s.connector.name.clone()),
+                path: s.connector.dockerfile.clone().unwrap_or_default(),
+                line: e.line(),
+                message: e.message(),
+            });
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    for p in &problems {
+        printer.warn(&format_problem(&args.root, p));
+    }
+    let variants = group::group(&scanned)?;
+    Ok(Scan { root: args.root.display().to_string(), layout, normalizer, connectors: scanned, variants, problems })
+}
+
+/// `path:line: message`, the path relative to the working directory so it can be opened.
+pub fn format_problem(root: &std::path::Path, p: &Problem) -> String {
+    let path = root.join(&p.path);
+    let path = path.display();
+    if p.line > 0 { format!("{path}:{}: {}", p.line, p.message) } else { format!("{path}: {}", p.message) }
+}
+
+/// Says which filter matched nothing, since an empty result is otherwise a puzzle.
+fn warn_about_empty_filters(selection: &Selection, all: &[Connector], printer: &Printer) -> anyhow::Result<()> {
+    let alone = |s: Selection, label: String| -> anyhow::Result<()> {
+        if s.count(all).context("invalid filter")? == 0 {
+            printer.warn(&format!("{label} matches no connector"));
+        }
+        Ok(())
+    };
+    for l in &selection.languages {
+        alone(Selection { languages: vec![*l], ..Default::default() }, format!("--language {}", l.as_str()))?;
+    }
+    for s in &selection.support_levels {
+        alone(Selection { support_levels: vec![s.clone()], ..Default::default() }, format!("--support-level {s}"))?;
+    }
+    for t in &selection.types {
+        alone(Selection { types: vec![t.clone()], ..Default::default() }, format!("--type {t}"))?;
+    }
+    for n in &selection.names {
+        alone(Selection { names: vec![n.clone()], ..Default::default() }, format!("--name {n}"))?;
+    }
+    if let Some(m) = selection.migrated {
+        let flag = if m { "--migrated" } else { "--not-migrated" };
+        alone(Selection { migrated: Some(m), ..Default::default() }, flag.to_string())?;
+    }
+    Ok(())
+}
+
+/// Exit code for a finished scan.
+pub fn exit_code(scan: &Scan, strict: bool) -> i32 {
+    if strict && !scan.problems.is_empty() { super::EXIT_PROBLEMS } else { super::EXIT_OK }
+}

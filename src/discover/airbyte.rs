@@ -1,0 +1,173 @@
+//! An Airbyte monorepo root in, its connectors out: `metadata.yaml` files below
+//! `airbyte-integrations/connectors/`, their `data:` mapping, and the language read from files.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde_yaml::Value;
+
+use super::{Connector, DiscoverError, Language, Layout, relative, walk_files};
+
+pub const CONNECTORS_DIR: &str = "airbyte-integrations/connectors";
+
+/// Largest metadata.yaml read; real ones are about 2 KiB.
+const MAX_METADATA_BYTES: u64 = 1024 * 1024;
+
+pub fn discover(root: &Path) -> (Vec<Connector>, Vec<DiscoverError>) {
+    let dir = root.join(CONNECTORS_DIR);
+    let (files, mut errors) = walk_files(root, &dir, &|name| name == "metadata.yaml");
+    let results: Vec<(Connector, Option<DiscoverError>)> = files
+        .par_iter()
+        .filter(|path| !relative(root, path).contains("-scaffold-"))
+        .filter_map(|path| {
+            let dir = path.parent()?;
+            Some(read_connector(root, dir, path))
+        })
+        .collect();
+    let mut connectors = Vec::with_capacity(results.len());
+    for (connector, error) in results {
+        connectors.push(connector);
+        errors.extend(error);
+    }
+    (connectors, errors)
+}
+
+fn read_connector(root: &Path, dir: &Path, metadata_path: &Path) -> (Connector, Option<DiscoverError>) {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dockerfile_path = dir.join("Dockerfile");
+    let dockerfile = dockerfile_path.is_file().then(|| relative(root, &dockerfile_path));
+    let metadata_rel = relative(root, metadata_path);
+    let (data, error) = match read_metadata(metadata_path) {
+        Ok(data) => (Some(data), None),
+        Err((line, message)) => {
+            (None, Some(DiscoverError::Metadata { connector: name.clone(), path: metadata_rel.clone(), line, message }))
+        }
+    };
+    let get = |key: &str| data.as_ref().and_then(|d| d.get(key)).and_then(scalar);
+    let connector_type = if name.starts_with("source-") {
+        Some("source".to_string())
+    } else if name.starts_with("destination-") {
+        Some("destination".to_string())
+    } else {
+        get("connectorType")
+    };
+    let image = match (get("dockerRepository"), get("dockerImageTag")) {
+        (Some(repo), Some(tag)) => Some(format!("{repo}:{tag}")),
+        (Some(repo), None) => Some(repo),
+        _ => None,
+    };
+    let tags = data
+        .as_ref()
+        .and_then(|d| d.get("tags"))
+        .and_then(Value::as_sequence)
+        .map(|seq| seq.iter().filter_map(scalar).collect())
+        .unwrap_or_default();
+    let base_image =
+        data.as_ref().and_then(|d| d.get("connectorBuildOptions")).and_then(|o| o.get("baseImage")).and_then(scalar);
+    let connector = Connector {
+        language: detect_language(dir, &name, dockerfile_path.is_file().then_some(&dockerfile_path)),
+        path: relative(root, dir),
+        layout: Layout::Airbyte,
+        connector_type,
+        support_level: get("supportLevel"),
+        release_stage: get("releaseStage"),
+        tags,
+        image,
+        dockerfile,
+        base_image,
+        metadata_path: Some(metadata_rel),
+        metadata: data,
+        name,
+    };
+    (connector, error)
+}
+
+/// The `data:` mapping, or the line and reason it could not be read.
+fn read_metadata(path: &Path) -> Result<Value, (usize, String)> {
+    let meta = std::fs::metadata(path).map_err(|e| (0, format!("cannot read: {e}")))?;
+    if meta.len() > MAX_METADATA_BYTES {
+        return Err((0, format!("file is {} bytes, over the {MAX_METADATA_BYTES}-byte limit", meta.len())));
+    }
+    let bytes = std::fs::read(path).map_err(|e| (0, format!("cannot read: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+        (line, "not valid UTF-8".to_string())
+    })?;
+    let doc: Value = serde_yaml::from_str(&text).map_err(|e| {
+        let line = e.location().map(|l| l.line()).unwrap_or(0);
+        let message = e.to_string();
+        // serde_yaml appends " at line N column M"; the line is already in the prefix.
+        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+        (line, format!("not valid YAML: {message}"))
+    })?;
+    match doc.get("data") {
+        Some(data @ Value::Mapping(_)) => Ok(data.clone()),
+        Some(_) => Err((line_of_key(&text, "data"), "`data` is not a mapping".into())),
+        None => Err((1, "no top-level `data:` mapping".into())),
+    }
+}
+
+fn line_of_key(text: &str, key: &str) -> usize {
+    text.lines().position(|l| l.starts_with(&format!("{key}:"))).map_or(1, |i| i + 1)
+}
+
+/// Strings, numbers and booleans as text (`dockerImageTag: 1.0` is a float in YAML).
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The order Airbyte's `connector_ops` uses: a manifest inside the Python package means
+/// low-code even though setup.py exists too.
+fn detect_language(dir: &Path, name: &str, dockerfile: Option<&std::path::PathBuf>) -> Language {
+    let snake = name.replace('-', "_");
+    if dir.join(&snake).join("manifest.yaml").is_file() {
+        return Language::LowCode;
+    }
+    if dir.join("setup.py").is_file() || dir.join("pyproject.toml").is_file() {
+        return Language::Python;
+    }
+    let java_base = dockerfile.and_then(|p| std::fs::read_to_string(p).ok()).is_some_and(|text| {
+        text.lines().any(|l| {
+            let mut words = l.split_whitespace();
+            words.next().is_some_and(|w| w.eq_ignore_ascii_case("FROM"))
+                && words.any(|w| w.starts_with("airbyte/integration-base-java"))
+        })
+    });
+    if java_base || dir.join("src/main/java").is_dir() {
+        return Language::Java;
+    }
+    if dockerfile.is_none() && dir.join("manifest.yaml").is_file() {
+        return Language::ManifestOnly;
+    }
+    Language::Unknown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_read_numbers_as_text() {
+        assert_eq!(scalar(&Value::from(1.5)).as_deref(), Some("1.5"));
+        assert_eq!(scalar(&Value::from("x")).as_deref(), Some("x"));
+        assert_eq!(scalar(&Value::Null), None);
+    }
+
+    #[test]
+    fn metadata_errors_carry_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metadata.yaml");
+        std::fs::write(&path, "data:\n  name: x\n  bad: [unclosed\n").unwrap();
+        let (line, message) = read_metadata(&path).unwrap_err();
+        assert!(line >= 3, "{line} {message}");
+        std::fs::write(&path, "other: 1\n").unwrap();
+        assert_eq!(read_metadata(&path).unwrap_err().0, 1);
+        std::fs::write(&path, "data:\n  dockerRepository: airbyte/source-x\n").unwrap();
+        assert!(read_metadata(&path).is_ok());
+    }
+}

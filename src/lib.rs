@@ -1,0 +1,11 @@
+//! dockvar: find the Dockerfile variants of a container monorepo, inspect representative
+//! images without running them, and consolidate them onto one base image.
+//!
+//! The pipeline reads from the module list: `discover` → `dockerfile` → `group` → `report`,
+//! wired together by `cli`.
+
+pub mod cli;
+pub mod discover;
+pub mod dockerfile;
+pub mod group;
+pub mod report;

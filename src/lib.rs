@@ -8,4 +8,5 @@ pub mod cli;
 pub mod discover;
 pub mod dockerfile;
 pub mod group;
+pub mod inspect;
 pub mod report;

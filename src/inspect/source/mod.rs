@@ -1,0 +1,1 @@
+//! An `ImageRef` in, the `ImageSource` that reads it out: one module per place images live.

@@ -42,6 +42,31 @@ pub enum Command {
     Parse(ParseArgs),
     /// Work with the connectors of a repository.
     Connectors(ConnectorsArgs),
+    /// Read images' facts (OS, env, user, packages, Python, timezone) without running them.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Images: docker:NAME, docker-archive:PATH, oci:DIR[:TAG], oci-archive:PATH[:TAG], registry:HOST/NAME:TAG, or NAME:TAG.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+
+    /// Platform to pick from multi-platform images.
+    #[arg(long, default_value = "linux/amd64", value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: String,
+
+    /// Output format: table or json.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Read every image again instead of using cached facts.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Allow plain HTTP to registries that are not on loopback.
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 /// What to scan and how to hash it.

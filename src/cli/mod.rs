@@ -6,6 +6,7 @@
 
 mod args;
 mod connectors;
+mod inspect;
 mod parse;
 mod printer;
 mod scan;
@@ -49,6 +50,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<i32> {
         args::Command::Variants(a) => variants::run(a, printer),
         args::Command::Parse(a) => parse::run(a, printer),
         args::Command::Connectors(a) => connectors::run(a, printer),
+        args::Command::Inspect(a) => inspect::run(a, printer),
     }
 }
 

@@ -67,6 +67,15 @@ impl Printer {
         out.flush()
     }
 
+    /// Where progress bars draw: stderr, hidden with `--quiet` or when stderr is not a terminal.
+    pub fn progress(&self) -> indicatif::MultiProgress {
+        if self.quiet || !std::io::stderr().is_terminal() {
+            indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden())
+        } else {
+            indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr())
+        }
+    }
+
     /// `warning: …` on stderr, unless `--quiet`.
     pub fn warn(&self, message: &str) {
         if !self.quiet {

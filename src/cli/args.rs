@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::discover::query::Query;
 use crate::discover::{Language, LayoutChoice, Selection};
 use crate::dockerfile::Normalizer;
 use crate::report::Format;
@@ -20,8 +21,12 @@ pub struct Cli {
     pub color: ColorChoice,
 
     /// Do not print warnings on stderr (they stay in the output's `errors`).
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// Say more on stderr (e.g. which connectors a --query could not be evaluated on).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -34,10 +39,12 @@ pub enum ColorChoice {
     Never,
 }
 
+// Parsed once per process; boxing the larger arguments would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Group connectors by Dockerfile variant (also: `variants show`, `variants diff`).
-    Variants(Box<VariantsArgs>),
+    Variants(VariantsArgs),
     /// Parse Dockerfiles and print their instructions and canonical text.
     Parse(ParseArgs),
     /// Work with the connectors of a repository.
@@ -122,6 +129,14 @@ pub struct Filters {
     /// Keep only connectors not migrated to the base image.
     #[arg(long = "not-migrated")]
     pub not_migrated: bool,
+
+    /// Keep connectors whose metadata baseImage is NAME[:VERSION] (repeatable).
+    #[arg(long = "base-image", value_name = "NAME[:VERSION]")]
+    pub base_image: Vec<String>,
+
+    /// Keep connectors whose metadata matches this expression, e.g. "data.supportLevel == 'certified'".
+    #[arg(long, value_name = "EXPR")]
+    pub query: Option<Query>,
 }
 
 impl Filters {
@@ -136,6 +151,8 @@ impl Filters {
                 (_, true) => Some(false),
                 _ => None,
             },
+            base_images: self.base_image.clone(),
+            query: self.query.clone(),
         }
     }
 }

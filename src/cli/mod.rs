@@ -34,7 +34,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    let printer = Printer::new(cli.color, cli.quiet);
+    let printer = Printer::new(cli.color, cli.quiet, cli.verbose);
     match run(&cli, &printer) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => EXIT_OK,

@@ -11,6 +11,7 @@ pub struct Printer {
     out_color: bool,
     err_color: bool,
     quiet: bool,
+    verbose: bool,
 }
 
 /// ANSI styles dockvar uses.
@@ -36,7 +37,7 @@ impl Style {
 }
 
 impl Printer {
-    pub fn new(choice: ColorChoice, quiet: bool) -> Self {
+    pub fn new(choice: ColorChoice, quiet: bool, verbose: bool) -> Self {
         let auto = |is_terminal: bool| {
             is_terminal
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -47,7 +48,7 @@ impl Printer {
             ColorChoice::Never => (false, false),
             ColorChoice::Auto => (auto(std::io::stdout().is_terminal()), auto(std::io::stderr().is_terminal())),
         };
-        Printer { out_color, err_color, quiet }
+        Printer { out_color, err_color, quiet, verbose }
     }
 
     /// Whether stdout output may carry color.
@@ -86,6 +87,13 @@ impl Printer {
     /// `note: …` on stderr, unless `--quiet`.
     pub fn note(&self, message: &str) {
         if !self.quiet {
+            eprintln!("{}: {message}", paint(self.err_color, Style::Dim, "note"));
+        }
+    }
+
+    /// `note: …` on stderr, only with `--verbose`.
+    pub fn detail(&self, message: &str) {
+        if self.verbose {
             eprintln!("{}: {message}", paint(self.err_color, Style::Dim, "note"));
         }
     }

@@ -29,6 +29,16 @@ pub fn run_scan(args: &ScanArgs, printer: &Printer) -> anyhow::Result<Scan> {
     let selection = args.filters.selection();
     warn_about_empty_filters(&selection, &discovery.connectors, printer)?;
     let selected = selection.apply(discovery.connectors).context("invalid filter")?;
+    if !selected.query_errors.is_empty() {
+        printer.detail(&format!(
+            "--query could not be evaluated on {} connector(s), counted as no match",
+            selected.query_errors.len()
+        ));
+        for (name, message) in &selected.query_errors {
+            printer.detail(&format!("  {name}: {message}"));
+        }
+    }
+    let selected = selected.connectors;
     if !selection.is_empty() && selected.is_empty() {
         printer.warn("no connector matches the filters; nothing is selected");
     }
@@ -95,6 +105,9 @@ fn warn_about_empty_filters(selection: &Selection, all: &[Connector], printer: &
     }
     for n in &selection.names {
         alone(Selection { names: vec![n.clone()], ..Default::default() }, format!("--name {n}"))?;
+    }
+    for b in &selection.base_images {
+        alone(Selection { base_images: vec![b.clone()], ..Default::default() }, format!("--base-image {b}"))?;
     }
     if let Some(m) = selection.migrated {
         let flag = if m { "--migrated" } else { "--not-migrated" };

@@ -3,6 +3,7 @@
 
 mod airbyte;
 mod generic;
+pub mod query;
 pub mod select;
 
 pub use select::{Selection, SelectionError};

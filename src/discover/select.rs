@@ -3,6 +3,7 @@
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
+use super::query::Query;
 use super::{Connector, Language};
 
 /// The connector filters shared by every command that works on a selection.
@@ -14,6 +15,38 @@ pub struct Selection {
     pub names: Vec<String>,
     /// `Some(true)`: only migrated; `Some(false)`: only not migrated.
     pub migrated: Option<bool>,
+    /// `NAME[:VERSION]` of the base image in `connectorBuildOptions.baseImage`.
+    pub base_images: Vec<String>,
+    /// An expression over the metadata (`--query`).
+    pub query: Option<Query>,
+}
+
+/// The selected connectors, and the connectors on which the query failed to evaluate
+/// (counted as no match, as Airbyte's tooling does).
+#[derive(Debug, Clone, Default)]
+pub struct Selected {
+    pub connectors: Vec<Connector>,
+    pub query_errors: Vec<(String, String)>,
+}
+
+/// A base image reference split into repository and tag, digest dropped.
+pub fn split_image(reference: &str) -> (&str, Option<&str>) {
+    let without_digest = reference.split('@').next().unwrap_or(reference);
+    match without_digest.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, Some(tag)),
+        _ => (without_digest, None),
+    }
+}
+
+/// Whether `reference` is the image `wanted` (`NAME[:VERSION]`) names; NAME may leave out the
+/// registry (`airbyte/python-connector-base`) or be only the last path component.
+pub fn image_matches(wanted: &str, reference: &str) -> bool {
+    let (want_name, want_tag) = split_image(wanted);
+    let (name, tag) = split_image(reference);
+    let short = name.strip_prefix("docker.io/").unwrap_or(name);
+    let last = name.rsplit('/').next().unwrap_or(name);
+    let want_short = want_name.strip_prefix("docker.io/").unwrap_or(want_name);
+    (want_short == short || want_name == last) && want_tag.is_none_or(|t| Some(t) == tag)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,18 +63,35 @@ impl Selection {
             && self.types.is_empty()
             && self.names.is_empty()
             && self.migrated.is_none()
+            && self.base_images.is_empty()
+            && self.query.is_none()
     }
 
     /// Keeps the selected connectors, in order.
-    pub fn apply(&self, connectors: Vec<Connector>) -> Result<Vec<Connector>, SelectionError> {
+    pub fn apply(&self, connectors: Vec<Connector>) -> Result<Selected, SelectionError> {
         let names = self.name_set()?;
-        Ok(connectors.into_iter().filter(|c| self.matches(c, names.as_ref())).collect())
+        let mut selected = Selected::default();
+        for c in connectors {
+            match self.query_matches(&c) {
+                Ok(true) if self.matches(&c, names.as_ref()) => selected.connectors.push(c),
+                Ok(_) => {}
+                Err(message) => selected.query_errors.push((c.name.clone(), message)),
+            }
+        }
+        Ok(selected)
+    }
+
+    fn query_matches(&self, c: &Connector) -> Result<bool, String> {
+        match &self.query {
+            Some(q) => q.matches(c.metadata.as_ref()).map_err(|e| e.to_string()),
+            None => Ok(true),
+        }
     }
 
     /// How many of `connectors` are selected.
     pub fn count(&self, connectors: &[Connector]) -> Result<usize, SelectionError> {
         let names = self.name_set()?;
-        Ok(connectors.iter().filter(|c| self.matches(c, names.as_ref())).count())
+        Ok(connectors.iter().filter(|c| self.matches(c, names.as_ref()) && self.query_matches(c) == Ok(true)).count())
     }
 
     fn name_set(&self) -> Result<Option<GlobSet>, SelectionError> {
@@ -66,6 +116,8 @@ impl Selection {
             && any_of(&self.types, c.connector_type.as_deref())
             && names.is_none_or(|set| set.is_match(&c.name))
             && self.migrated.is_none_or(|m| c.is_migrated() == m)
+            && (self.base_images.is_empty()
+                || c.base_image.as_deref().is_some_and(|b| self.base_images.iter().any(|w| image_matches(w, b))))
     }
 }
 
@@ -100,7 +152,8 @@ mod tests {
             connector("destination-c", Language::Python, "community", false),
             connector("source-d", Language::Java, "certified", false),
         ];
-        let names = |s: Selection| s.apply(all.clone()).unwrap().into_iter().map(|c| c.name).collect::<Vec<_>>();
+        let names =
+            |s: Selection| s.apply(all.clone()).unwrap().connectors.into_iter().map(|c| c.name).collect::<Vec<_>>();
         assert_eq!(names(Selection::default()).len(), 4);
         let s = Selection {
             languages: vec![Language::Python, Language::LowCode],
@@ -114,5 +167,17 @@ mod tests {
         assert_eq!(names(s), vec!["destination-c"]);
         let s = Selection { names: vec!["[".into()], ..Default::default() };
         assert!(s.apply(all.clone()).is_err());
+    }
+
+    #[test]
+    fn base_image_names() {
+        let b = "docker.io/airbyte/python-connector-base:1.1.0@sha256:bd98f6505c6764b1b5f99d3aedc23dfc9e9af631a62533f60eb32b1d3dbab20c";
+        assert!(image_matches("airbyte/python-connector-base", b));
+        assert!(image_matches("python-connector-base:1.1.0", b));
+        assert!(image_matches("docker.io/airbyte/python-connector-base:1.1.0", b));
+        assert!(!image_matches("airbyte/python-connector-base:1.2.0", b));
+        assert!(!image_matches("airbyte/other", b));
+        assert_eq!(split_image("localhost:5000/a/b:1@sha256:x"), ("localhost:5000/a/b", Some("1")));
+        assert_eq!(split_image("localhost:5000/a/b"), ("localhost:5000/a/b", None));
     }
 }

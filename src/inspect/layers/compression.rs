@@ -4,8 +4,10 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::io::{self, Cursor, Read};
+use std::io::{self, Cursor, Read, Seek, SeekFrom};
 use std::rc::Rc;
+
+use super::SeekRead;
 
 /// How a layer blob is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -228,6 +230,67 @@ pub(crate) fn open(reader: Box<dyn Read + Send>, hint: Option<Compression>) -> R
         }
     };
     Ok(Opened { reader: Box::new(DecTap { inner: decoder, taps: Rc::clone(&taps) }), compression, taps, note })
+}
+
+/// A seekable plain tar: one tap stands for both ends, since nothing decodes in between.
+pub(crate) struct SeekTap {
+    inner: Box<dyn SeekRead>,
+    taps: Rc<Taps>,
+}
+
+impl Read for SeekTap {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(0) if !buf.is_empty() => {
+                self.taps.raw_eof.set(true);
+                self.taps.dec_eof.set(true);
+                Ok(0)
+            }
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => {
+                self.taps.raw_err.set(true);
+                Err(e)
+            }
+            other => other,
+        }
+    }
+}
+
+impl Seek for SeekTap {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(to).inspect_err(|_| self.taps.raw_err.set(true))
+    }
+}
+
+pub(crate) struct OpenedSeek {
+    pub reader: SeekTap,
+    pub taps: Rc<Taps>,
+    /// Bytes from the start position to the end of the input.
+    pub len: u64,
+    pub note: Option<String>,
+}
+
+pub(crate) enum OpenedAny {
+    Stream(Opened),
+    Seek(OpenedSeek),
+}
+
+/// Like `open`, but an uncompressed tar stays seekable so unwanted entry data can be skipped.
+pub(crate) fn open_seekable(mut reader: Box<dyn SeekRead>, hint: Option<Compression>) -> Result<OpenedAny, OpenError> {
+    let start = reader.stream_position().map_err(OpenError::Source)?;
+    let mut head = Vec::with_capacity(HEAD_LEN);
+    (&mut reader).take(HEAD_LEN as u64).read_to_end(&mut head).map_err(OpenError::Source)?;
+    reader.seek(SeekFrom::Start(start)).map_err(OpenError::Source)?;
+    if sniff(&head) != Sniffed::Known(Compression::None) {
+        return open(Box::new(reader), hint).map(OpenedAny::Stream);
+    }
+    let end = reader.seek(SeekFrom::End(0)).map_err(OpenError::Source)?;
+    reader.seek(SeekFrom::Start(start)).map_err(OpenError::Source)?;
+    let note = hint
+        .filter(|h| *h != Compression::None)
+        .map(|h| format!("declared {h} but the bytes are {}; reading as {}", Compression::None, Compression::None));
+    let taps = Rc::new(Taps::default());
+    let reader = SeekTap { inner: reader, taps: Rc::clone(&taps) };
+    Ok(OpenedAny::Seek(OpenedSeek { reader, taps, len: end.saturating_sub(start), note }))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use std::io::{self, Read};
 use std::rc::Rc;
 
-use super::compression::{self, Failure, OpenError, Taps};
+use super::compression::{self, Failure, OpenError, OpenedAny, Taps};
 use super::index::{PathIndex, Settle, Tag};
 use super::path::{Escapes, PathQuery, display, join, normalize_entry_path, split_parent};
 use super::plan::{Candidates, LinkEffect, Plans, under};
@@ -148,7 +148,7 @@ impl<'q> State<'q> {
 
     fn stream_layer(&mut self, input: LayerInput, index: usize) -> Result<(), LayerError> {
         let id = LayerId { index, name: input.name };
-        let opened = compression::open(input.reader, input.compression_hint).map_err(|e| {
+        let open_fail = |e: OpenError| {
             let layer = id.clone();
             match e {
                 OpenError::Source(source) => LayerError::Read { layer, source },
@@ -157,43 +157,81 @@ impl<'q> State<'q> {
                 }
                 OpenError::Unknown { magic, detail } => LayerError::UnknownCompression { layer, magic, detail },
             }
-        })?;
-        if let Some(note) = &opened.note {
-            self.warnings.push(format!("{id}: {note}"));
+        };
+        let opened = match input.seekable {
+            Some(reader) => compression::open_seekable(reader, input.compression_hint).map_err(open_fail)?,
+            None => OpenedAny::Stream(compression::open(input.reader, input.compression_hint).map_err(open_fail)?),
+        };
+        match opened {
+            OpenedAny::Stream(opened) => {
+                if let Some(note) = &opened.note {
+                    self.warnings.push(format!("{id}: {note}"));
+                }
+                let taps = Rc::clone(&opened.taps);
+                let mut archive = tar::Archive::new(opened.reader);
+                let entries = archive.entries().map_err(|e| classify(&taps, opened.compression, &id, 0, e))?;
+                let count = self.stream_entries(entries, None, &taps, opened.compression, &id, index)?;
+                // `tar` stops at the end-of-archive blocks; reading on makes the decoder check its
+                // trailer (gzip CRC and length, zstd frame end) so a damaged blob is not accepted.
+                let mut rest = archive.into_inner();
+                io::copy(&mut rest, &mut io::sink()).map_err(|e| classify(&taps, opened.compression, &id, count, e))?;
+            }
+            OpenedAny::Seek(opened) => {
+                if let Some(note) = &opened.note {
+                    self.warnings.push(format!("{id}: {note}"));
+                }
+                let taps = Rc::clone(&opened.taps);
+                let mut archive = tar::Archive::new(opened.reader);
+                let entries = archive.entries_with_seek().map_err(|e| classify(&taps, Compression::None, &id, 0, e))?;
+                // A plain tar has no trailer to check, and what follows the end blocks is padding.
+                self.stream_entries(entries, Some(opened.len), &taps, Compression::None, &id, index)?;
+            }
         }
-        let taps = Rc::clone(&opened.taps);
-        let compression = opened.compression;
-        let fail = |source: io::Error, entry: u64| classify(&taps, compression, &id, entry, source);
+        self.layers_read += 1;
+        Ok(())
+    }
 
-        let mut archive = tar::Archive::new(opened.reader);
+    /// Applies every entry; `len` (for seekable input) catches data that a seek would skip past
+    /// the end of the layer, which reading would have reported as truncation.
+    fn stream_entries<R: Read>(
+        &mut self,
+        entries: tar::Entries<'_, R>,
+        len: Option<u64>,
+        taps: &Taps,
+        compression: Compression,
+        id: &LayerId,
+        index: usize,
+    ) -> Result<u64, LayerError> {
+        let fail = |source: io::Error, entry: u64| classify(taps, compression, id, entry, source);
         let mut count = 0u64;
-        for entry in archive.entries().map_err(|e| fail(e, 0))? {
+        for entry in entries {
             let mut entry = entry.map_err(|e| fail(e, count))?;
             count += 1;
-            match self.apply(&mut entry, index, &id) {
+            if let Some(len) = len
+                && entry.raw_file_position().saturating_add(entry.size()) > len
+            {
+                let source = io::Error::new(io::ErrorKind::UnexpectedEof, "entry data runs past the end of the layer");
+                return Err(LayerError::TruncatedTar { layer: id.clone(), entry: count, source });
+            }
+            match self.apply(&mut entry, index, id) {
                 Ok(()) => {}
                 Err(EntryFail::Io(e)) => return Err(fail(e, count)),
                 Err(EntryFail::Header(source)) => {
-                    return Err(LayerError::CorruptTar { layer: id, entry: count, source });
+                    return Err(LayerError::CorruptTar { layer: id.clone(), entry: count, source });
                 }
                 Err(EntryFail::Budget(path)) => {
                     return Err(LayerError::BudgetExceeded {
-                        layer: id,
+                        layer: id.clone(),
                         path: display(&path),
                         limit: self.opts.max_total_bytes,
                     });
                 }
                 Err(EntryFail::TooMany) => {
-                    return Err(LayerError::TooManyEntries { layer: id, limit: self.opts.max_entries });
+                    return Err(LayerError::TooManyEntries { layer: id.clone(), limit: self.opts.max_entries });
                 }
             }
         }
-        // `tar` stops at the end-of-archive blocks; reading on makes the decoder check its
-        // trailer (gzip CRC and length, zstd frame end) so a damaged blob is not accepted.
-        let mut rest = archive.into_inner();
-        io::copy(&mut rest, &mut io::sink()).map_err(|e| fail(e, count))?;
-        self.layers_read += 1;
-        Ok(())
+        Ok(count)
     }
 
     fn apply<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, layer: usize, id: &LayerId) -> Result<(), EntryFail> {

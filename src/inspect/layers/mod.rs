@@ -84,7 +84,7 @@ mod view;
 mod tests;
 
 use std::fmt;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 
 use thiserror::Error;
 
@@ -124,11 +124,23 @@ pub struct LayerInput {
     pub reader: Box<dyn Read + Send>,
     /// From the media type, if known. The magic bytes win when they disagree.
     pub compression_hint: Option<Compression>,
+    /// Set by `seekable`: lets the merger seek over unwanted entry data of uncompressed tars.
+    seekable: Option<Box<dyn SeekRead>>,
 }
+
+/// `Read + Seek + Send` as one object-safe trait.
+pub trait SeekRead: Read + Seek + Send {}
+impl<T: Read + Seek + Send> SeekRead for T {}
 
 impl LayerInput {
     pub fn new(name: impl Into<String>, reader: Box<dyn Read + Send>) -> LayerInput {
-        LayerInput { name: name.into(), reader, compression_hint: None }
+        LayerInput { name: name.into(), reader, compression_hint: None, seekable: None }
+    }
+
+    /// A layer the merger may seek in: when its bytes are an uncompressed tar, the data of
+    /// entries that are not wanted is skipped by seeking instead of being read.
+    pub fn seekable(name: impl Into<String>, reader: Box<dyn SeekRead>) -> LayerInput {
+        LayerInput { name: name.into(), reader: Box::new(io::empty()), compression_hint: None, seekable: Some(reader) }
     }
 
     pub fn with_hint(mut self, hint: Option<Compression>) -> LayerInput {

@@ -755,3 +755,54 @@ fn mutated_layers_never_panic() {
     // Both outcomes occur, so the mutations exercise parsing and not just the gzip CRC.
     assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
 }
+
+/// Counts the bytes handed out, to show what seekable inputs skip.
+struct Counting {
+    inner: Cursor<Vec<u8>>,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl io::Seek for Counting {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        self.inner.seek(to)
+    }
+}
+
+fn seekable(bytes: Vec<u8>) -> (LayerInput, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let input = LayerInput::seekable("seekable", Box::new(Counting { inner: Cursor::new(bytes), read: read.clone() }));
+    (input, read)
+}
+
+#[test]
+fn seekable_plain_layers_skip_unwanted_data() {
+    let big = vec![b'x'; 1 << 20];
+    let l0 = tar_of(&[E::File("big", &big), E::File("etc/os-release", b"ID=x\n"), E::File("big2", &big)]);
+    let query = q(&["/etc/os-release", "/big2/nothing"]);
+    let (input, read) = seekable(l0.clone());
+    let v = merge_layers(vec![input], &query, &MergeOptions::default()).unwrap();
+    assert_eq!(text(&v, "/etc/os-release").as_deref(), Some("ID=x\n"));
+    assert!(read.load(std::sync::atomic::Ordering::Relaxed) < 16 << 10, "unwanted data was read");
+    let streamed = bottom_up(std::slice::from_ref(&l0), &query).unwrap();
+    assert_eq!(answers(&v, &["/etc/os-release", "/big"]), answers(&streamed, &["/etc/os-release", "/big"]));
+
+    // Compressed bytes cannot be skipped: the same input falls back to streaming.
+    for bytes in [gz(&l0), zst(&l0)] {
+        let (input, _) = seekable(bytes);
+        let v = merge_top_down(vec![input], &query, &MergeOptions::default()).unwrap();
+        assert_eq!(text(&v, "/etc/os-release").as_deref(), Some("ID=x\n"));
+    }
+
+    // Data that a seek would skip past the end is still a truncated layer.
+    let (input, _) = seekable(l0[..(1 << 20) + 2048].to_vec());
+    let err = merge_layers(vec![input], &q(&["/nothing"]), &MergeOptions::default()).unwrap_err();
+    assert!(matches!(err, LayerError::TruncatedTar { .. }), "{err}");
+}

@@ -1,20 +1,18 @@
 //! A `docker save` tarball (`docker-archive:PATH[:REF]`) in, its image config and a merged view
 //! of the queried paths out. Reads both the legacy layout (`manifest.json` with `<hex>.json`
 //! and `<id>/layer.tar`) and the OCI-style one of Docker 25+ (`blobs/sha256/…`, `index.json`),
-//! seeking past everything it does not need.
+//! without reading members it does not need (the archive is indexed by seeking).
 
 use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::tar_index::{BlobDigest, Blobs, MAX_JSON_BYTES, Order, StoredLayer, sha256_digest};
+use super::tar_index::{BlobDigest, BlobError, Blobs, MAX_JSON_BYTES, Order, StoredLayer, clean_name, sha256_digest};
 use crate::inspect::image::{
-    ImageConfig, ImageRef, ImageSource, InspectError, LayerInfo, SourceOptions, media,
+    FileTree, ImageConfig, ImageRef, ImageSource, InspectError, LayerInfo, SourceOptions, media,
 };
 use crate::inspect::layers::{MergeOptions, PathQuery};
-
-use crate::inspect::image::FileTree;
 
 /// One image of `manifest.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +37,7 @@ pub struct DockerArchive {
     layers: Vec<StoredLayer>,
     infos: Vec<LayerInfo>,
     merge: MergeOptions,
+    order: Order,
 }
 
 impl DockerArchive {
@@ -49,7 +48,7 @@ impl DockerArchive {
         let blobs = Blobs::open(Path::new(path)).map_err(|e| e.for_image(&image))?;
 
         let manifest = blobs.read_small("manifest.json", MAX_JSON_BYTES).map_err(|e| match e {
-            super::tar_index::BlobError::Missing(_) => invalid(format!(
+            BlobError::Missing(_) => invalid(format!(
                 "{path} has no manifest.json: not a `docker save` archive (or one from Docker before 1.10)"
             )),
             other => other.for_image(&image),
@@ -59,7 +58,7 @@ impl DockerArchive {
         let chosen = choose(&saved, wanted, &image)?;
 
         let config_bytes = blobs.read_small(&chosen.config, MAX_JSON_BYTES).map_err(|e| match e {
-            super::tar_index::BlobError::Missing(name) => invalid(format!("config `{name}` named by manifest.json is missing")),
+            BlobError::Missing(name) => invalid(format!("config `{name}` named by manifest.json is missing")),
             other => other.for_image(&image),
         })?;
         let config_digest = sha256_digest(&config_bytes);
@@ -91,7 +90,7 @@ impl DockerArchive {
         let mut infos = Vec::with_capacity(chosen.layers.len());
         for (i, member) in chosen.layers.iter().enumerate() {
             let size = blobs.size(member).map_err(|e| match e {
-                super::tar_index::BlobError::Missing(_) => invalid(format!("layer `{member}` is missing")),
+                BlobError::Missing(_) => invalid(format!("layer `{member}` is missing")),
                 other => other.for_image(&image),
             })?;
             // The blob name is the stored bytes' digest; legacy `layer.tar` files are the
@@ -122,7 +121,16 @@ impl DockerArchive {
             layers,
             infos,
             merge: options.merge.clone(),
+            order: Order::BottomUp,
         })
+    }
+
+    /// Bottom-up by default, like the registry source, so every source gives the same answers
+    /// (the orders differ only in which late-symlink case they miss; see the `layers` docs).
+    /// Top-down reads the same bytes unless the upper layers settle every query.
+    pub fn with_order(mut self, order: Order) -> Self {
+        self.order = order;
+        self
     }
 }
 
@@ -138,13 +146,13 @@ impl ImageSource for DockerArchive {
     }
 
     fn read_paths(&mut self, query: &PathQuery) -> Result<Box<dyn FileTree>, InspectError> {
-        let view = self.blobs.merge(&self.layers, query, &self.merge, Order::TopDown, &self.image)?;
+        let view = self.blobs.merge(&self.layers, query, &self.merge, self.order, &self.image)?;
         Ok(Box::new(view))
     }
 }
 
-/// `PATH`, `PATH:REF` or `PATH:@INDEX`. Paths may contain `:`, so the longest prefix that
-/// exists on disk is the path, as long as something follows it.
+/// `PATH`, `PATH:REF` or `PATH:@INDEX` (skopeo's syntax). Tags contain `:` too, so the whole
+/// location is the path when it exists, else the shortest prefix ending before a `:` that does.
 fn split_location(location: &str) -> (&str, Option<&str>) {
     if Path::new(location).exists() {
         return (location, None);
@@ -205,20 +213,19 @@ fn choose<'a>(images: &'a [SavedImage], wanted: Option<&str>, image: &str) -> Re
         }
         Some(tag) => {
             let want = normalize_tag(tag);
-            images
-                .iter()
-                .find(|img| img.repo_tags.iter().flatten().any(|t| normalize_tag(t) == want))
-                .ok_or_else(|| InspectError::NotFound {
+            images.iter().find(|img| img.repo_tags.iter().flatten().any(|t| normalize_tag(t) == want)).ok_or_else(
+                || InspectError::NotFound {
                     image: image.to_string(),
                     message: format!("no image tagged `{tag}` in the archive (it holds: {})", describe(images)),
-                })
+                },
+            )
         }
     }
 }
 
 /// `blobs/sha256/<hex>` or the legacy `<hex>.json`: names that state their content's digest.
 fn digest_in_name(member: &str) -> Option<BlobDigest> {
-    let clean = super::tar_index::clean_name(member)?;
+    let clean = clean_name(member)?;
     if let Some(rest) = clean.strip_prefix("blobs/")
         && let Some((alg, hex)) = rest.split_once('/')
     {
@@ -304,4 +311,339 @@ fn legacy_repositories(blobs: &Blobs, layers: &[String]) -> Vec<String> {
         .collect();
     tags.sort();
     tags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tar_index::testkit::{Item, Store, config, gzip, layer, write_tar, zstd};
+    use super::*;
+    use crate::inspect::layers::LayerError;
+
+    const OS_RELEASE: &[u8] = b"ID=debian\nVERSION_ID=\"12\"\n";
+    const STATUS: &[u8] = b"Package: libc6\nStatus: install ok installed\nVersion: 2.36-9\n";
+
+    /// Base with os-release, dpkg status and a timezone; a layer that rewrites os-release;
+    /// a layer that deletes the timezone.
+    fn three_layers() -> Vec<Vec<u8>> {
+        vec![
+            layer(&[
+                Item::Dir("etc/"),
+                Item::File("etc/os-release", b"ID=old\n"),
+                Item::File("etc/timezone", b"Etc/UTC\n"),
+                Item::Dir("var/lib/dpkg/"),
+                Item::File("var/lib/dpkg/status", STATUS),
+            ]),
+            layer(&[Item::File("etc/os-release", OS_RELEASE), Item::Link("etc/localtime", "/usr/share/zoneinfo/UTC")]),
+            layer(&[Item::File("etc/.wh.timezone", b"")]),
+        ]
+    }
+
+    fn query() -> PathQuery {
+        PathQuery::parse(["/etc/os-release", "/var/lib/dpkg/status", "/etc/timezone", "/etc/localtime"]).unwrap()
+    }
+
+    fn open(location: &str) -> Result<DockerArchive, InspectError> {
+        DockerArchive::open(&ImageRef::parse(&format!("docker-archive:{location}")), &SourceOptions::default())
+    }
+
+    fn legacy(dir: &Path, layers: &[Vec<u8>], env: &[&str], tags: &[&str]) -> (std::path::PathBuf, Vec<u8>) {
+        let refs: Vec<&[u8]> = layers.iter().map(Vec::as_slice).collect();
+        let cfg = config(&refs, env, "amd64");
+        let cfg_name = format!("{}.json", &sha256_digest(&cfg)[7..]);
+        let mut members = Vec::new();
+        let mut names = Vec::new();
+        for (i, l) in layers.iter().enumerate() {
+            let name = format!("{i:064x}/layer.tar");
+            members.push((format!("{i:064x}/VERSION"), b"1.0".to_vec()));
+            members.push((name.clone(), l.clone()));
+            names.push(name);
+        }
+        members.push((cfg_name.clone(), cfg.clone()));
+        let manifest = serde_json::json!([{ "Config": cfg_name, "RepoTags": tags, "Layers": names }]);
+        members.push(("manifest.json".into(), serde_json::to_vec(&manifest).unwrap()));
+        let top = format!("{:064x}", layers.len() - 1);
+        members.push(("repositories".into(), format!(r#"{{"legacy/name":{{"7":"{top}"}}}}"#).into_bytes()));
+        let path = dir.join("legacy.tar");
+        write_tar(&path, &members);
+        (path, cfg)
+    }
+
+    fn check_view(tree: &dyn FileTree) {
+        assert_eq!(tree.get("/etc/os-release").and_then(|e| e.content.as_deref()), Some(OS_RELEASE));
+        assert_eq!(tree.get("/var/lib/dpkg/status").and_then(|e| e.content.as_deref()), Some(STATUS));
+        assert!(tree.get("/etc/timezone").is_none(), "the whiteout deletes /etc/timezone");
+        assert_eq!(tree.read_link("/etc/localtime"), Some("/usr/share/zoneinfo/UTC"));
+    }
+
+    #[test]
+    fn legacy_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let layers = three_layers();
+        let (path, cfg) = legacy(dir.path(), &layers, &["PATH=/usr/bin", "LANG=C.UTF-8"], &["app:1", "app:latest"]);
+        let mut src = open(path.to_str().unwrap()).unwrap();
+        let c = src.config().unwrap();
+        assert_eq!(c.source, "docker-archive");
+        assert_eq!(c.image_id, sha256_digest(&cfg));
+        assert_eq!(c.manifest_digest, None);
+        assert_eq!(c.repo_tags, vec!["app:1", "app:latest"]);
+        assert_eq!(c.env[1], ("LANG".to_string(), "C.UTF-8".to_string()));
+        assert_eq!(c.architecture.as_deref(), Some("amd64"));
+        let digests: Vec<&str> = c.layers.iter().map(|l| l.digest.as_str()).collect();
+        let diff_ids: Vec<String> = layers.iter().map(|l| sha256_digest(l)).collect();
+        assert_eq!(digests, diff_ids);
+        assert_eq!(c.layers[0].size, Some(layers[0].len() as u64));
+        check_view(src.read_paths(&query()).unwrap().as_ref());
+        let mut top_down = open(path.to_str().unwrap()).unwrap().with_order(Order::TopDown);
+        check_view(top_down.read_paths(&query()).unwrap().as_ref());
+    }
+
+    #[test]
+    fn legacy_tags_from_repositories() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = legacy(dir.path(), &three_layers(), &[], &[]);
+        let c = open(path.to_str().unwrap()).unwrap().config().unwrap();
+        assert_eq!(c.repo_tags, vec!["legacy/name:7"]);
+    }
+
+    /// Docker 25+: `manifest.json` names blobs, `index.json` points at the OCI manifest.
+    #[test]
+    fn oci_style_layout_with_compressed_layers() {
+        let dir = tempfile::tempdir().unwrap();
+        let layers = three_layers();
+        let stored = [layers[0].clone(), gzip(&layers[1]), zstd(&layers[2])];
+        let types = [
+            "application/vnd.oci.image.layer.v1.tar",
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+        ];
+        let refs: Vec<&[u8]> = layers.iter().map(Vec::as_slice).collect();
+        let cfg = config(&refs, &["A=1"], "arm64");
+        let mut store = Store::default();
+        let cfg_digest = store.blob(&cfg);
+        let mut descs = Vec::new();
+        let mut names = Vec::new();
+        for (blob, mt) in stored.iter().zip(types) {
+            let d = store.blob(blob);
+            names.push(format!("blobs/sha256/{}", &d[7..]));
+            descs.push(serde_json::json!({ "mediaType": mt, "digest": d, "size": blob.len() }));
+        }
+        let manifest = store.json(
+            media::OCI_MANIFEST,
+            &serde_json::json!({
+                "schemaVersion": 2, "mediaType": media::OCI_MANIFEST,
+                "config": { "mediaType": media::OCI_CONFIG, "digest": cfg_digest, "size": cfg.len() },
+                "layers": descs,
+            }),
+        );
+        store.put(
+            "index.json",
+            serde_json::to_vec(&serde_json::json!({ "schemaVersion": 2, "manifests": [manifest] })).unwrap(),
+        );
+        store.put("oci-layout", r#"{"imageLayoutVersion":"1.0.0"}"#);
+        let config_name = format!("blobs/sha256/{}", &cfg_digest[7..]);
+        let m = serde_json::json!([{ "Config": config_name, "RepoTags": ["new:1"], "Layers": names }]);
+        store.put("manifest.json", serde_json::to_vec(&m).unwrap());
+        let path = dir.path().join("new.tar");
+        store.write_tar(&path);
+
+        let mut src = open(path.to_str().unwrap()).unwrap();
+        let c = src.config().unwrap();
+        assert_eq!(c.image_id, cfg_digest);
+        assert_eq!(c.manifest_digest.as_deref(), manifest["digest"].as_str());
+        assert_eq!(c.layers[1].digest, descs[1]["digest"].as_str().unwrap());
+        assert_eq!(c.layers[2].media_type.as_deref(), Some(types[2]));
+        assert_eq!(c.layers[2].size, Some(stored[2].len() as u64));
+        check_view(src.read_paths(&query()).unwrap().as_ref());
+    }
+
+    /// Docker writes `<id>/layer.tar -> ../<other id>/layer.tar` for a repeated layer.
+    #[test]
+    fn repeated_layer_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = layer(&[Item::File("etc/os-release", OS_RELEASE)]);
+        let cfg = config(&[&l, &l], &[], "amd64");
+        let name = format!("{}.json", &sha256_digest(&cfg)[7..]);
+        let manifest =
+            serde_json::json!([{ "Config": name, "RepoTags": ["r:1"], "Layers": ["a/layer.tar", "b/layer.tar"] }]);
+        let mut b = tar::Builder::new(Vec::new());
+        for (member, data) in [("a/layer.tar", &l), (name.as_str(), &cfg)] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            b.append_data(&mut h, member, &data[..]).unwrap();
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "b/layer.tar", "../a/layer.tar").unwrap();
+        let m = serde_json::to_vec(&manifest).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(m.len() as u64);
+        b.append_data(&mut h, "manifest.json", &m[..]).unwrap();
+        let path = dir.path().join("dup.tar");
+        std::fs::write(&path, b.into_inner().unwrap()).unwrap();
+
+        let mut src = open(path.to_str().unwrap()).unwrap();
+        assert_eq!(src.config().unwrap().layers[1].size, Some(l.len() as u64));
+        let tree = src.read_paths(&query()).unwrap();
+        assert_eq!(tree.get("/etc/os-release").and_then(|e| e.content.as_deref()), Some(OS_RELEASE));
+    }
+
+    fn two_images(dir: &Path) -> std::path::PathBuf {
+        let a = layer(&[Item::File("etc/os-release", b"ID=a\n")]);
+        let b = layer(&[Item::File("etc/os-release", b"ID=b\n")]);
+        let (ca, cb) = (config(&[&a], &["WHO=a"], "amd64"), config(&[&b], &["WHO=b"], "amd64"));
+        let (na, nb) = (format!("{}.json", &sha256_digest(&ca)[7..]), format!("{}.json", &sha256_digest(&cb)[7..]));
+        let manifest = serde_json::json!([
+            { "Config": na, "RepoTags": ["a:1"], "Layers": ["a/layer.tar"] },
+            { "Config": nb, "RepoTags": ["registry.example/team/b:2"], "Layers": ["b/layer.tar"] },
+            { "Config": nb, "RepoTags": null, "Layers": ["b/layer.tar"] },
+        ]);
+        let path = dir.join("multi:archive.tar");
+        write_tar(
+            &path,
+            &[
+                ("a/layer.tar".into(), a),
+                ("b/layer.tar".into(), b),
+                (na, ca),
+                (nb, cb),
+                ("manifest.json".into(), serde_json::to_vec(&manifest).unwrap()),
+            ],
+        );
+        path
+    }
+
+    #[test]
+    fn several_images_are_chosen_by_tag_or_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = two_images(dir.path());
+        let p = path.to_str().unwrap();
+        let e = open(p).unwrap_err();
+        assert!(matches!(e, InspectError::Invalid { .. }), "{e}");
+        let text = e.to_string();
+        assert!(text.contains("a:1") && text.contains("registry.example/team/b:2") && text.contains("@2"), "{text}");
+
+        let who = |loc: &str| open(loc).unwrap().config().unwrap().env[0].1.clone();
+        assert_eq!(who(&format!("{p}:a:1")), "a");
+        assert_eq!(who(&format!("{p}:docker.io/library/a:1")), "a");
+        assert_eq!(who(&format!("{p}:registry.example/team/b:2")), "b");
+        assert_eq!(who(&format!("{p}:@0")), "a");
+        assert_eq!(who(&format!("{p}:@2")), "b");
+        assert!(matches!(open(&format!("{p}:a")), Err(InspectError::NotFound { .. })), "`a` means a:latest");
+        assert!(matches!(open(&format!("{p}:@3")), Err(InspectError::NotFound { .. })));
+        let mut src = open(&format!("{p}:a:1")).unwrap();
+        let view = src.read_paths(&PathQuery::parse(["/etc/os-release"]).unwrap()).unwrap();
+        assert_eq!(view.get("/etc/os-release").unwrap().content.as_deref(), Some(&b"ID=a\n"[..]));
+    }
+
+    #[test]
+    fn tag_normalization() {
+        assert_eq!(normalize_tag("docker.io/library/debian"), "debian:latest");
+        assert_eq!(normalize_tag("debian:12"), "debian:12");
+        assert_eq!(normalize_tag("localhost:5000/x"), "localhost:5000/x:latest");
+        assert_eq!(normalize_tag("x@sha256:abc"), "x@sha256:abc");
+    }
+
+    #[test]
+    fn missing_and_malformed_archives() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.tar");
+        let e = open(missing.to_str().unwrap()).unwrap_err();
+        assert!(matches!(&e, InspectError::Io { path, .. } if path.contains("nope.tar")), "{e}");
+
+        let junk = dir.path().join("junk.tar");
+        std::fs::write(&junk, vec![b'j'; 4096]).unwrap();
+        assert!(matches!(open(junk.to_str().unwrap()), Err(InspectError::Invalid { .. })));
+
+        let no_manifest = dir.path().join("nm.tar");
+        write_tar(&no_manifest, &[("x".into(), b"1".to_vec())]);
+        let e = open(no_manifest.to_str().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("no manifest.json"), "{e}");
+
+        let bad_json = dir.path().join("bj.tar");
+        write_tar(&bad_json, &[("manifest.json".into(), b"{\"not\":\"a list\"}".to_vec())]);
+        assert!(matches!(open(bad_json.to_str().unwrap()), Err(InspectError::Invalid { .. })));
+
+        let (path, _) = legacy(dir.path(), &three_layers(), &[], &["t:1"]);
+        let bytes = std::fs::read(&path).unwrap();
+        let cut = dir.path().join("cut.tar");
+        std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
+        assert!(matches!(open(cut.to_str().unwrap()), Err(InspectError::Invalid { .. })));
+    }
+
+    #[test]
+    fn inconsistent_archives() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = layer(&[Item::File("a", b"1")]);
+        let cfg = config(&[&l], &[], "amd64");
+        let name = format!("{}.json", &sha256_digest(&cfg)[7..]);
+        let build = |manifest: serde_json::Value, cfg_name: &str, file: &str| {
+            let path = dir.path().join(file);
+            write_tar(
+                &path,
+                &[
+                    ("l/layer.tar".into(), l.clone()),
+                    (cfg_name.into(), cfg.clone()),
+                    ("manifest.json".into(), serde_json::to_vec(&manifest).unwrap()),
+                ],
+            );
+            path.to_str().unwrap().to_string()
+        };
+        // The config's name promises another digest.
+        let wrong = format!("{}.json", "0".repeat(64));
+        let p = build(serde_json::json!([{ "Config": wrong, "Layers": ["l/layer.tar"] }]), &wrong, "a.tar");
+        assert!(open(&p).unwrap_err().to_string().contains("does not match"));
+        // More layers than diff_ids.
+        let p =
+            build(serde_json::json!([{ "Config": name, "Layers": ["l/layer.tar", "l/layer.tar"] }]), &name, "b.tar");
+        assert!(open(&p).unwrap_err().to_string().contains("diff_ids"));
+        // A layer that is not there, and one that climbs out of the archive.
+        for (layer_name, file) in [("m/layer.tar", "c.tar"), ("../../etc/passwd", "d.tar")] {
+            let p = build(serde_json::json!([{ "Config": name, "Layers": [layer_name] }]), &name, file);
+            assert!(matches!(open(&p), Err(InspectError::Invalid { .. })), "{layer_name}");
+        }
+        let p = build(serde_json::json!([{ "Config": "../x.json", "Layers": [] }]), &name, "e.tar");
+        assert!(matches!(open(&p), Err(InspectError::Invalid { .. })));
+    }
+
+    #[test]
+    fn truncated_layer_is_a_layer_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut layers = three_layers();
+        let big = layer(&[Item::File("big", &vec![9u8; 50_000]), Item::File("etc/os-release", OS_RELEASE)]);
+        // The layer member itself ends early, inside the first file's data.
+        layers[1] = big[..20_000].to_vec();
+        let (path, _) = legacy(dir.path(), &layers, &[], &["t:1"]);
+        let mut src = open(path.to_str().unwrap()).unwrap();
+        match src.read_paths(&query()) {
+            Err(InspectError::Layer { source: LayerError::TruncatedTar { .. }, .. }) => {}
+            other => panic!("expected a truncated-tar error, got {:?}", other.map(|_| ())),
+        }
+    }
+
+    /// Damaged archives give errors, never panics: flip bytes all over a valid archive.
+    #[test]
+    fn mutated_archives_never_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = legacy(dir.path(), &three_layers(), &["A=1"], &["t:1"]);
+        let good = std::fs::read(&path).unwrap();
+        let mutated = dir.path().join("m.tar");
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut outcomes = [0usize; 2];
+        for _ in 0..300 {
+            let mut bytes = good.clone();
+            for _ in 0..3 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let at = (state % bytes.len() as u64) as usize;
+                bytes[at] ^= (state >> 32) as u8 | 1;
+            }
+            std::fs::write(&mutated, &bytes).unwrap();
+            let ok = open(mutated.to_str().unwrap())
+                .and_then(|mut src| src.config().and_then(|_| src.read_paths(&query())))
+                .is_ok();
+            outcomes[usize::from(ok)] += 1;
+        }
+        assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
+    }
 }

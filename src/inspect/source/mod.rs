@@ -1,8 +1,38 @@
 //! An `ImageRef` in, the `ImageSource` that reads it out: one module per place images live.
 
-use super::image::{ImageRef, ImageSource, InspectError, SourceOptions};
+pub mod docker_archive;
+pub mod engine;
+pub mod oci;
+pub mod overlay;
+pub mod registry;
+pub mod registry_auth;
+pub mod tar_index;
 
-/// Opens the source an image reference names.
-pub fn open(image: &ImageRef, _options: &SourceOptions) -> Result<Box<dyn ImageSource>, InspectError> {
-    Err(InspectError::Invalid { image: image.original.clone(), message: "image sources are not wired yet".into() })
+use super::image::{ImageRef, ImageSource, InspectError, SourceKind, SourceOptions};
+
+/// Opens the source an image reference names. A bare `NAME:TAG` goes to the engine when one
+/// answers and has the image, else to the registry; the facts say which source answered.
+pub fn open(image: &ImageRef, options: &SourceOptions) -> Result<Box<dyn ImageSource>, InspectError> {
+    match image.kind {
+        Some(SourceKind::Registry) => Ok(Box::new(registry::Registry::open(image, options)?)),
+        Some(SourceKind::Docker) => Ok(Box::new(engine::Engine::connect(options)?.source(image)?)),
+        Some(SourceKind::DockerArchive) => Ok(Box::new(docker_archive::DockerArchive::open(image, options)?)),
+        Some(SourceKind::Oci | SourceKind::OciArchive) => Ok(Box::new(oci::OciLayout::open(image, options)?)),
+        None => {
+            let engine_note = match engine::Engine::connect(options) {
+                Ok(engine) => match engine.has_image(&image.location) {
+                    Ok(true) => return Ok(Box::new(engine.source(image)?)),
+                    Ok(false) => "the Docker engine does not have it".to_string(),
+                    Err(e) => e.to_string(),
+                },
+                Err(e) => e.to_string(),
+            };
+            registry::Registry::open(image, options).map(|r| Box::new(r) as Box<dyn ImageSource>).map_err(|e| {
+                InspectError::NotFound {
+                    image: image.original.clone(),
+                    message: format!("{engine_note}; and from the registry: {e}"),
+                }
+            })
+        }
+    }
 }

@@ -17,8 +17,8 @@
 //! (absolute targets restart at the image root, `..` at the root stays there, a hop limit
 //! instead of cycle detection), so a tree read from overlay2, from the archive API or from
 //! tar layers gives the same answers for the queried paths. As with `MergedView`, paths that
-//! were not asked for answer `None`. Sizes follow tar conventions (0 for directories,
-//! symlinks and devices) so that the backends agree.
+//! were not asked for answer `None`. Sizes follow the merger (0 for directories and devices,
+//! the target length for symlinks) so that the backends agree.
 //!
 //! # overlay2
 //! `OverlayBackend` reads Docker's layer `diff` directories, top layer first, with overlayfs
@@ -125,7 +125,9 @@ pub fn components(pattern: &Pattern) -> Vec<Comp> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stat {
     Dir,
-    File { size: u64 },
+    File {
+        size: u64,
+    },
     /// The raw target.
     Symlink(String),
     /// Devices, FIFOs, sockets.
@@ -626,7 +628,7 @@ impl Backend for OverlayBackend {
         let (kind, size) = match &f.stat {
             Stat::Dir => (EntryKind::Dir, 0),
             Stat::File { size } => (EntryKind::File, *size),
-            Stat::Symlink(t) => (EntryKind::Symlink(t.clone()), 0),
+            Stat::Symlink(t) => (EntryKind::Symlink(t.clone()), t.len() as u64),
             Stat::Other => (EntryKind::Other, 0),
         };
         let mut entry = Entry { kind, mode: f.mode, uid: f.uid, gid: f.gid, size, content: None };
@@ -659,7 +661,8 @@ impl Backend for OverlayBackend {
         let mut names = BTreeSet::new();
         for layer in layers {
             let host = self.host_path(layer, dir);
-            let rd = fs::read_dir(&host).map_err(|e| WalkError::io(format!("/{dir}"), format!("{}: {e}", host.display())))?;
+            let rd = fs::read_dir(&host)
+                .map_err(|e| WalkError::io(format!("/{dir}"), format!("{}: {e}", host.display())))?;
             for item in rd {
                 let item = item.map_err(|e| WalkError::io(format!("/{dir}"), e))?;
                 // Paths are UTF-8 strings throughout dockvar; such a name could not be asked for.
@@ -942,8 +945,11 @@ mod tests {
         assert_eq!((big.size, big.content.is_none()), (64, true));
         assert!(tree.warnings().iter().any(|w| w.contains("/big is 64 bytes")), "{:?}", tree.warnings());
         assert!(tree.warnings().iter().any(|w| w.contains("too many levels")), "{:?}", tree.warnings());
-        let metas: Vec<String> =
-            tree.matches("/usr/local/lib/python3.*/site-packages/*.dist-info/METADATA").into_iter().map(|(p, _)| p).collect();
+        let metas: Vec<String> = tree
+            .matches("/usr/local/lib/python3.*/site-packages/*.dist-info/METADATA")
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
         assert_eq!(
             metas,
             [

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::inspect::image::InspectError;
-use crate::inspect::layers::{Compression, LayerInput, MergeOptions, MergedView, PathQuery, merge_layers, merge_top_down};
+use crate::inspect::layers::{
+    Compression, LayerInput, MergeOptions, MergedView, PathQuery, SeekRead, merge_layers, merge_top_down,
+};
 
 /// Manifests, configs and indexes above this size are refused rather than buffered.
 pub const MAX_JSON_BYTES: u64 = 16 << 20;
@@ -49,12 +51,22 @@ pub struct Member {
     pub size: u64,
 }
 
+/// Outer archives with more members than this are refused: `docker save` writes a handful per
+/// layer, so only a hostile file gets near it, and the index must stay small.
+const MAX_MEMBERS: usize = 200_000;
+
+/// Link chains between members longer than this are refused (Linux follows 40).
+const MAX_LINK_HOPS: usize = 40;
+
 /// The regular-file members of a tar file, by cleaned name.
 #[derive(Debug)]
 pub struct TarIndex {
     path: PathBuf,
     file: Arc<File>,
     members: BTreeMap<String, Member>,
+    /// Symlinks and hard links between members, as cleaned archive names. `docker save` writes
+    /// `<id>/layer.tar -> ../<other id>/layer.tar` when two layers have the same content.
+    links: BTreeMap<String, String>,
 }
 
 impl TarIndex {
@@ -76,10 +88,33 @@ impl TarIndex {
 
         let not_tar = |e: io::Error| BlobError::Invalid(format!("{shown} is not a readable tar archive: {e}"));
         let mut members = BTreeMap::new();
+        let mut links = BTreeMap::new();
         let mut archive = tar::Archive::new(&file);
         for entry in archive.entries_with_seek().map_err(not_tar)? {
             let entry = entry.map_err(not_tar)?;
+            if members.len() + links.len() >= MAX_MEMBERS {
+                return Err(BlobError::Invalid(format!("{shown} has more than {MAX_MEMBERS} members")));
+            }
             let kind = entry.header().entry_type();
+            if kind.is_symlink() || kind.is_hard_link() {
+                let name = clean_name(&String::from_utf8_lossy(&entry.path_bytes()));
+                let target = entry.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned());
+                // Hard links name the target from the archive root, symlinks from their own
+                // directory; absolute or climbing targets would leave the archive and are dropped.
+                let resolved = match (&name, target) {
+                    (Some(name), Some(t)) if kind.is_symlink() && !t.starts_with('/') => {
+                        let dir = name.rsplit_once('/').map_or("", |(d, _)| d);
+                        clean_name(&format!("{dir}/{t}"))
+                    }
+                    (Some(_), Some(t)) if kind.is_hard_link() => clean_name(&t),
+                    _ => None,
+                };
+                if let (Some(name), Some(target)) = (name, resolved) {
+                    members.remove(&name);
+                    links.insert(name, target);
+                }
+                continue;
+            }
             if !(kind.is_file() || kind.is_contiguous()) {
                 continue;
             }
@@ -94,19 +129,27 @@ impl TarIndex {
             // Names that climb out of the archive can never be asked for, so they are dropped.
             if let Some(name) = clean_name(&String::from_utf8_lossy(&entry.path_bytes())) {
                 // A later member of the same name replaces the earlier one, as extraction would.
+                links.remove(&name);
                 members.insert(name, member);
             }
         }
-        drop(archive);
-        Ok(TarIndex { path: path.to_path_buf(), file: Arc::new(file), members })
+        Ok(TarIndex { path: path.to_path_buf(), file: Arc::new(file), members, links })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The member `name` names, following links between members.
     pub fn member(&self, name: &str) -> Option<Member> {
-        clean_name(name).and_then(|n| self.members.get(&n).copied())
+        let mut name = clean_name(name)?;
+        for _ in 0..=MAX_LINK_HOPS {
+            if let Some(m) = self.members.get(&name) {
+                return Some(*m);
+            }
+            name = self.links.get(&name)?.clone();
+        }
+        None
     }
 
     /// Cleaned names of every regular-file member, sorted.
@@ -118,37 +161,81 @@ impl TarIndex {
     /// number of members can be open at once.
     pub fn open_member(&self, name: &str) -> Result<MemberReader, BlobError> {
         let m = self.member(name).ok_or_else(|| BlobError::Missing(name.to_string()))?;
-        Ok(MemberReader { file: Arc::clone(&self.file), start: m.offset, pos: 0, size: m.size })
+        Ok(MemberReader::new(Arc::clone(&self.file), m.offset, m.size))
     }
 }
 
-/// A `Read + Seek` window onto one tar member, using positioned reads.
+/// Bytes a `MemberReader` reads ahead: enough to catch the headers of several tiny files in one
+/// system call, small enough not to read the data a seek is about to skip (measured: 64 KiB
+/// made seeking over a 300 MB layer set 30% slower, 512 bytes made 100k tiny entries 5% slower).
+const READ_AHEAD: usize = 4 << 10;
+
+/// A buffered `Read + Seek` window onto one tar member (or one whole file), using positioned
+/// reads, so seeking is free and readers sharing a file never disturb each other.
 #[derive(Debug)]
 pub struct MemberReader {
     file: Arc<File>,
     start: u64,
-    pos: u64,
     size: u64,
+    pos: u64,
+    /// Member offset of `buf[0]`; the buffer stays valid across seeks.
+    buf_at: u64,
+    buf: Vec<u8>,
 }
 
 impl MemberReader {
+    fn new(file: Arc<File>, start: u64, size: u64) -> MemberReader {
+        MemberReader { file, start, size, pos: 0, buf_at: 0, buf: Vec::new() }
+    }
+
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    fn read_fully_at(&self, buf: &mut [u8], at: u64) -> io::Result<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            match read_at(&self.file, &mut buf[done..], self.start + at + done as u64) {
+                // The index checked the length, so the file shrank after it was opened.
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "archive member ends early")),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }
 
 impl Read for MemberReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let left = self.size.saturating_sub(self.pos);
-        if left == 0 || buf.is_empty() {
+        if left == 0 || out.is_empty() {
             return Ok(0);
         }
-        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = read_at(&self.file, &mut buf[..want], self.start + self.pos)?;
-        if n == 0 {
-            // The index checked the length, so the file shrank after it was opened.
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "archive member ends early"));
+        let want = out.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let buffered = self.pos >= self.buf_at && self.pos < self.buf_at + self.buf.len() as u64;
+        if !buffered {
+            if want >= READ_AHEAD {
+                // Large reads (captured file contents) go straight to the caller.
+                self.read_fully_at(&mut out[..want], self.pos)?;
+                self.pos += want as u64;
+                return Ok(want);
+            }
+            let fill = usize::try_from(left).unwrap_or(usize::MAX).min(READ_AHEAD);
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.resize(fill, 0);
+            let filled = self.read_fully_at(&mut buf, self.pos);
+            self.buf = buf;
+            if let Err(e) = filled {
+                self.buf.clear();
+                return Err(e);
+            }
+            self.buf_at = self.pos;
         }
+        let from = (self.pos - self.buf_at) as usize;
+        let n = want.min(self.buf.len() - from);
+        out[..n].copy_from_slice(&self.buf[from..from + n]);
         self.pos += n as u64;
         Ok(n)
     }
@@ -205,14 +292,17 @@ fn compressed_kind(head: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// `./a//b/` → `a/b`; `None` for names that are empty or climb with `..`: such names can
-/// neither be stored nor looked up, so nothing outside the archive or layout is reachable.
+/// `./a//b/../c` → `a/c`, lexically; `None` for names that are empty or climb above the root:
+/// such names can neither be stored nor looked up, so nothing outside the archive or layout is
+/// reachable.
 pub fn clean_name(name: &str) -> Option<String> {
     let mut parts = Vec::new();
     for part in name.split(['/', '\\']) {
         match part {
             "" | "." => {}
-            ".." => return None,
+            ".." => {
+                parts.pop()?;
+            }
             p => parts.push(p),
         }
     }
@@ -277,11 +367,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// One reader for a blob, whichever layout holds it.
-pub type BlobReader = Box<dyn ReadSeek + Send>;
-
-/// `Read + Seek` as one object-safe trait.
-pub trait ReadSeek: Read + Seek {}
-impl<T: Read + Seek> ReadSeek for T {}
+pub type BlobReader = Box<dyn SeekRead>;
 
 /// A set of named files: a directory on disk or the members of a tar file.
 #[derive(Debug)]
@@ -293,8 +379,8 @@ pub enum Blobs {
 impl Blobs {
     /// A directory as is, any other file as a tar.
     pub fn open(path: &Path) -> Result<Blobs, BlobError> {
-        let meta = std::fs::metadata(path)
-            .map_err(|source| BlobError::Io { path: path.display().to_string(), source })?;
+        let meta =
+            std::fs::metadata(path).map_err(|source| BlobError::Io { path: path.display().to_string(), source })?;
         if meta.is_dir() { Ok(Blobs::Dir(path.to_path_buf())) } else { TarIndex::open(path).map(Blobs::Tar) }
     }
 
@@ -305,9 +391,10 @@ impl Blobs {
         }
     }
 
-    /// The file for `name` inside the directory; `..` and absolute names never get here.
+    /// The file for `name` inside the directory: cleaned lexically, it cannot climb above `root`.
     fn dir_file(root: &Path, name: &str) -> Result<PathBuf, BlobError> {
-        let clean = clean_name(name).ok_or_else(|| BlobError::Invalid(format!("`{name}` is not a valid member name")))?;
+        let clean =
+            clean_name(name).ok_or_else(|| BlobError::Invalid(format!("`{name}` is not a valid member name")))?;
         Ok(root.join(clean))
     }
 
@@ -317,10 +404,6 @@ impl Blobs {
         } else {
             BlobError::Io { path: path.display().to_string(), source }
         }
-    }
-
-    pub fn contains(&self, name: &str) -> bool {
-        self.size(name).is_ok()
     }
 
     /// Stored size of a member (a regular file in the directory layout).
@@ -350,7 +433,7 @@ impl Blobs {
                 if !meta.is_file() {
                     return Err(BlobError::Missing(name.to_string()));
                 }
-                Ok(Box::new(file))
+                Ok(Box::new(MemberReader::new(Arc::new(file), 0, meta.len())))
             }
             Blobs::Tar(t) => {
                 if clean_name(name).is_none() {
@@ -400,10 +483,10 @@ impl Blobs {
         let reader = self.open_member(name)?;
         let mut buf = Vec::with_capacity(size as usize);
         // `take` also guards against a directory file that grew after `size` was read.
-        reader.take(cap + 1).read_to_end(&mut buf).map_err(|source| BlobError::Io {
-            path: format!("{}:{name}", self.location().display()),
-            source,
-        })?;
+        reader
+            .take(cap + 1)
+            .read_to_end(&mut buf)
+            .map_err(|source| BlobError::Io { path: format!("{}:{name}", self.location().display()), source })?;
         if buf.len() as u64 > cap {
             return Err(BlobError::TooLarge { name: name.to_string(), size: buf.len() as u64, cap });
         }
@@ -452,7 +535,7 @@ impl Blobs {
                 });
             }
             let reader = self.open_member(&layer.member).map_err(|e| missing_layer(e, layer).for_image(image))?;
-            inputs.push(LayerInput::new(layer.label.clone(), reader).with_hint(layer.compression));
+            inputs.push(LayerInput::seekable(layer.label.clone(), reader).with_hint(layer.compression));
         }
         let merged = match order {
             Order::BottomUp => merge_layers(inputs, query, options),
@@ -469,6 +552,126 @@ fn missing_layer(e: BlobError, layer: &StoredLayer) -> BlobError {
     match e {
         BlobError::Missing(_) => BlobError::Invalid(format!("layer {} (`{}`) is missing", layer.label, layer.member)),
         other => other,
+    }
+}
+
+/// Builders shared by the archive tests: layer tars, compressed blobs and whole stores.
+#[cfg(test)]
+pub(crate) mod testkit {
+    use std::collections::BTreeMap;
+    use std::io::{self, Write};
+    use std::path::Path;
+
+    use super::sha256_digest;
+
+    pub enum Item<'a> {
+        File(&'a str, &'a [u8]),
+        Dir(&'a str),
+        Link(&'a str, &'a str),
+    }
+
+    fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(mode);
+        h.set_mtime(0);
+        h
+    }
+
+    /// A layer tar; whiteouts are plain `.wh.NAME` files, as Docker writes them.
+    pub fn layer(items: &[Item]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for item in items {
+            match item {
+                Item::File(p, data) => {
+                    let mut h = header(tar::EntryType::Regular, data.len() as u64, 0o644);
+                    b.append_data(&mut h, p, *data).unwrap();
+                }
+                Item::Dir(p) => {
+                    let mut h = header(tar::EntryType::Directory, 0, 0o755);
+                    b.append_data(&mut h, p, io::empty()).unwrap();
+                }
+                Item::Link(p, t) => {
+                    let mut h = header(tar::EntryType::Symlink, 0, 0o777);
+                    b.append_link(&mut h, p, t).unwrap();
+                }
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(bytes).unwrap();
+        gz.finish().unwrap()
+    }
+
+    pub fn zstd(bytes: &[u8]) -> Vec<u8> {
+        zstd::encode_all(bytes, 1).unwrap()
+    }
+
+    /// An image config whose `diff_ids` are the digests of the uncompressed layers.
+    pub fn config(layers: &[&[u8]], env: &[&str], arch: &str) -> Vec<u8> {
+        let diff_ids: Vec<String> = layers.iter().map(|l| sha256_digest(l)).collect();
+        serde_json::to_vec(&serde_json::json!({
+            "architecture": arch,
+            "os": "linux",
+            "created": "2024-01-01T00:00:00Z",
+            "config": { "Env": env, "Cmd": ["/bin/sh"] },
+            "rootfs": { "type": "layers", "diff_ids": diff_ids },
+            "history": [{ "created_by": "COPY . /" }],
+        }))
+        .unwrap()
+    }
+
+    /// A tar file of `members`, in order.
+    pub fn write_tar(path: &Path, members: &[(String, Vec<u8>)]) {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in members {
+            let mut h = header(tar::EntryType::Regular, data.len() as u64, 0o644);
+            b.append_data(&mut h, name, &data[..]).unwrap();
+        }
+        std::fs::write(path, b.into_inner().unwrap()).unwrap();
+    }
+
+    /// Content-addressed blobs plus named top-level files, written as a directory or a tar.
+    #[derive(Default)]
+    pub struct Store {
+        pub files: BTreeMap<String, Vec<u8>>,
+    }
+
+    impl Store {
+        /// Stores `bytes` under `blobs/sha256/…` and returns `sha256:…`.
+        pub fn blob(&mut self, bytes: &[u8]) -> String {
+            let digest = sha256_digest(bytes);
+            self.files.insert(format!("blobs/sha256/{}", &digest[7..]), bytes.to_vec());
+            digest
+        }
+
+        /// A JSON blob and its descriptor.
+        pub fn json(&mut self, media_type: &str, doc: &serde_json::Value) -> serde_json::Value {
+            let bytes = serde_json::to_vec(doc).unwrap();
+            let digest = self.blob(&bytes);
+            serde_json::json!({ "mediaType": media_type, "digest": digest, "size": bytes.len() })
+        }
+
+        pub fn put(&mut self, name: &str, bytes: impl Into<Vec<u8>>) {
+            self.files.insert(name.to_string(), bytes.into());
+        }
+
+        pub fn write_dir(&self, dir: &Path) {
+            for (name, data) in &self.files {
+                let path = dir.join(name);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, data).unwrap();
+            }
+        }
+
+        pub fn write_tar(&self, path: &Path) {
+            let members: Vec<(String, Vec<u8>)> = self.files.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            write_tar(path, &members);
+        }
     }
 }
 
@@ -501,8 +704,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let long = format!("{}/deep.json", "d".repeat(150));
         let big = vec![7u8; 100_000];
-        let path =
-            write_tar(dir.path(), &[("./manifest.json", b"[1]"), (&long, b"{}"), ("big", &big), ("x", b"old"), ("x", b"new")]);
+        let path = write_tar(
+            dir.path(),
+            &[("./manifest.json", b"[1]"), (&long, b"{}"), ("big", &big), ("x", b"old"), ("x", b"new")],
+        );
         let idx = TarIndex::open(&path).unwrap();
         assert_eq!(idx.names().collect::<Vec<_>>(), vec!["big", long.as_str(), "manifest.json", "x"]);
         let blobs = Blobs::Tar(idx);
@@ -518,6 +723,37 @@ mod tests {
         let mut rest = Vec::new();
         r.read_to_end(&mut rest).unwrap();
         assert_eq!(rest, vec![7, 7]);
+    }
+
+    #[test]
+    fn links_between_members_are_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = header(4);
+        b.append_data(&mut h, "a/layer.tar", &b"data"[..]).unwrap();
+        for (name, target, kind) in [
+            ("b/layer.tar", "../a/layer.tar", tar::EntryType::Symlink),
+            ("c/layer.tar", "a/layer.tar", tar::EntryType::Link),
+            ("d/layer.tar", "../b/layer.tar", tar::EntryType::Symlink),
+            ("e/layer.tar", "/etc/passwd", tar::EntryType::Symlink),
+            ("f/layer.tar", "../../../etc/passwd", tar::EntryType::Symlink),
+            ("loop1", "loop2", tar::EntryType::Symlink),
+            ("loop2", "loop1", tar::EntryType::Symlink),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_size(0);
+            b.append_link(&mut h, name, target).unwrap();
+        }
+        let path = dir.path().join("links.tar");
+        std::fs::write(&path, b.into_inner().unwrap()).unwrap();
+        let blobs = Blobs::Tar(TarIndex::open(&path).unwrap());
+        for name in ["b/layer.tar", "c/layer.tar", "d/layer.tar"] {
+            assert_eq!(blobs.read_small(name, 10).unwrap(), b"data", "{name}");
+        }
+        for name in ["e/layer.tar", "f/layer.tar", "loop1"] {
+            assert!(matches!(blobs.read_small(name, 10), Err(BlobError::Missing(_))), "{name}");
+        }
     }
 
     #[test]

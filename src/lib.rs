@@ -4,6 +4,7 @@
 //! The pipeline reads from the module list: `discover` → `dockerfile` → `group` → `report`,
 //! wired together by `cli`.
 
+pub mod check;
 pub mod cli;
 pub mod discover;
 pub mod dockerfile;

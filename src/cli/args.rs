@@ -51,6 +51,30 @@ pub enum Command {
     Connectors(ConnectorsArgs),
     /// Read images' facts (OS, env, user, packages, Python, timezone) without running them.
     Inspect(InspectArgs),
+    /// Which connectors use the common base image, and whether their migration is complete.
+    Migration(MigrationArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrationArgs {
+    #[command(flatten)]
+    pub scan: ScanArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// The latest base image version: VERSION, or NAME:VERSION for one image (default: the newest referenced).
+    #[arg(long, value_name = "[NAME:]VERSION")]
+    pub latest: Vec<String>,
+
+    /// Check every migrated connector against the definition of a successful migration; exit 1 on failure.
+    #[arg(long)]
+    pub check: bool,
+
+    /// With --check: also require a one-patch version bump and a changelog row since this git revision.
+    #[arg(long, value_name = "REV", requires = "check")]
+    pub against: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,9 @@
 
 mod args;
 mod connectors;
+mod findings;
 mod inspect;
+mod migration;
 mod parse;
 mod printer;
 mod scan;
@@ -51,6 +53,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<i32> {
         args::Command::Parse(a) => parse::run(a, printer),
         args::Command::Connectors(a) => connectors::run(a, printer),
         args::Command::Inspect(a) => inspect::run(a, printer),
+        args::Command::Migration(a) => migration::run(a, printer),
     }
 }
 

@@ -12,10 +12,20 @@ use crate::group::{self, Problem, Scan, ScannedConnector};
 use super::Printer;
 use super::args::ScanArgs;
 
-pub fn run_scan(args: &ScanArgs, printer: &Printer) -> anyhow::Result<Scan> {
+/// Discovery and selection without reading Dockerfiles: for commands that only need
+/// metadata.
+pub struct Selected {
+    /// Every discovered connector, selected or not.
+    pub all: Vec<Connector>,
+    pub selected: Vec<Connector>,
+    pub layout: Layout,
+    pub problems: Vec<Problem>,
+}
+
+pub fn select(args: &ScanArgs, printer: &Printer) -> anyhow::Result<Selected> {
     let discovery =
         discover::discover(&args.root, args.layout).with_context(|| format!("cannot scan {}", args.root.display()))?;
-    let mut problems: Vec<Problem> = discovery
+    let problems: Vec<Problem> = discovery
         .errors
         .iter()
         .map(|e| Problem {
@@ -28,7 +38,7 @@ pub fn run_scan(args: &ScanArgs, printer: &Printer) -> anyhow::Result<Scan> {
 
     let selection = args.filters.selection();
     warn_about_empty_filters(&selection, &discovery.connectors, printer)?;
-    let selected = selection.apply(discovery.connectors).context("invalid filter")?;
+    let selected = selection.apply(discovery.connectors.clone()).context("invalid filter")?;
     if !selected.query_errors.is_empty() {
         printer.detail(&format!(
             "--query could not be evaluated on {} connector(s), counted as no match",
@@ -38,15 +48,26 @@ pub fn run_scan(args: &ScanArgs, printer: &Printer) -> anyhow::Result<Scan> {
             printer.detail(&format!("  {name}: {message}"));
         }
     }
-    let selected = selected.connectors;
-    if !selection.is_empty() && selected.is_empty() {
+    if !selection.is_empty() && selected.connectors.is_empty() {
         printer.warn("no connector matches the filters; nothing is selected");
     }
+    Ok(Selected { all: discovery.connectors, selected: selected.connectors, layout: discovery.layout, problems })
+}
 
+/// Prints problems as warnings, sorted and without duplicates.
+pub fn warn_problems(root: &std::path::Path, problems: &mut Vec<Problem>, printer: &Printer) {
+    problems.sort();
+    problems.dedup();
+    for p in problems.iter() {
+        printer.warn(&format_problem(root, p));
+    }
+}
+
+pub fn run_scan(args: &ScanArgs, printer: &Printer) -> anyhow::Result<Scan> {
+    let Selected { selected, layout, mut problems, .. } = select(args, printer)?;
     let options = SemanticOptions::with_extra_labels(&args.ignore_labels);
     let root = &args.root;
     let normalizer = args.normalizer;
-    let layout = discovery.layout;
     let scanned: Vec<ScannedConnector> = selected
         .into_par_iter()
         .map(|connector| {
@@ -70,11 +91,7 @@ pub fn run_scan(args: &ScanArgs, printer: &Printer) -> anyhow::Result<Scan> {
             });
         }
     }
-    problems.sort();
-    problems.dedup();
-    for p in &problems {
-        printer.warn(&format_problem(&args.root, p));
-    }
+    warn_problems(&args.root, &mut problems, printer);
     let variants = group::group(&scanned)?;
     Ok(Scan { root: args.root.display().to_string(), layout, normalizer, connectors: scanned, variants, problems })
 }

@@ -1,0 +1,168 @@
+# shellcheck shell=bash
+# images.sh: builds dockvar's test images with the private engine and exports them in every
+# format the image sources read. Source it after `engine_start; registry_start`, then run
+# `images_build`. Needs skopeo, busybox-static and curl (scripts/test installs them).
+#
+# Exports:
+#   DOCKVAR_TEST_IMAGES          directory with the exported copies (below)
+#   DOCKVAR_TEST_ENGINE_IMAGE    dockvar-test/engine:1 in the private engine
+#   DOCKVAR_TEST_REGISTRY_*      images pushed to the private registries (registry-images.sh)
+# Layout of $DOCKVAR_TEST_IMAGES:
+#   engine/docker-archive.tar    `docker save` of dockvar-test/engine:1
+#   engine/oci/                  OCI layout, tag 1, gzip layers
+#   engine/oci-zstd.tar          OCI archive, tag 1, zstd layers
+#   layered/…                    the same three for dockvar-test/layered:1
+#   alpine/…                     the same three for dockvar-test/alpine:1 (apk, no Python)
+#   broken/truncated.tar         a docker-archive whose last layer is cut short
+# Both engine/ and layered/ images are also pushed to $DOCKVAR_TEST_REGISTRY as
+# dockvar-test/<name>:1.
+
+_dvi_lib_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+_dvi_root="$(cd "$_dvi_lib_dir/../.." && pwd -P)"
+
+_dvi_log() { printf 'images: %s\n' "$*" >&2; }
+
+# _dvi_context_engine DIR: whiteouts, an opaque dir, /lib -> usr/lib, a re-pointed
+# /etc/localtime, a hard link, link loops, /airbyte owned by the airbyte user, Python dist-infos.
+_dvi_context_engine() {
+  local ctx=$1
+  mkdir -p "$ctx/base"
+  cp -a "$_dvi_root/fixtures/images/debian/." "$ctx/base/"
+  mkdir -p "$ctx/base/bin" "$ctx/base/opt/old" "$ctx/base/opt/dir2" "$ctx/base/usr/lib/dockvar" \
+    "$ctx/base/usr/local/lib/python3.11/site-packages/pip-24.0.dist-info" \
+    "$ctx/base/usr/local/lib/python3.11/site-packages/old-1.0.dist-info" \
+    "$ctx/base/var/lib/dpkg/status.d"
+  cp /bin/busybox "$ctx/base/bin/busybox"
+  printf 'gone\n' >"$ctx/base/gone.txt"
+  printf 'a\n' >"$ctx/base/opt/old/a"
+  printf 'b\n' >"$ctx/base/opt/old/b"
+  printf 'x\n' >"$ctx/base/opt/dir2/x"
+  printf 'marker\n' >"$ctx/base/usr/lib/dockvar/marker"
+  printf 'Metadata-Version: 2.1\nName: pip\nVersion: 24.0\n' \
+    >"$ctx/base/usr/local/lib/python3.11/site-packages/pip-24.0.dist-info/METADATA"
+  printf 'Metadata-Version: 2.1\nName: old\nVersion: 1.0\n' \
+    >"$ctx/base/usr/local/lib/python3.11/site-packages/old-1.0.dist-info/METADATA"
+  printf 'Package: base-files\nStatus: install ok installed\nVersion: 12.4\nArchitecture: amd64\n' \
+    >"$ctx/base/var/lib/dpkg/status.d/base-files"
+  mkdir -p "$ctx/links"
+  ln -s usr/lib "$ctx/links/lib"
+  mkdir -p "$ctx/extra/usr/local/lib/python3.11/site-packages/requests-2.31.0.dist-info"
+  printf 'Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\n' \
+    >"$ctx/extra/usr/local/lib/python3.11/site-packages/requests-2.31.0.dist-info/METADATA"
+  cat >"$ctx/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY base/ /
+COPY links/ /
+RUN ["/bin/busybox", "sh", "-c", "set -e; B=/bin/busybox; \
+  $B rm /gone.txt; \
+  $B rm -rf /opt/old; $B mkdir /opt/old; echo c > /opt/old/c; \
+  $B rm -rf /opt/dir2; echo file > /opt/dir2; \
+  $B mv /etc/os-release /usr/lib/os-release; $B ln -s ../usr/lib/os-release /etc/os-release; \
+  $B ln -sf /usr/share/zoneinfo/Europe/Berlin /etc/localtime; \
+  $B ln /usr/lib/dockvar/marker /usr/lib/dockvar/marker.hard; \
+  $B ln -s /loop2 /loop1; $B ln -s loop1 /loop2; $B ln -s /nowhere /dangling; \
+  $B rm -rf /usr/local/lib/python3.11/site-packages/old-1.0.dist-info; \
+  $B mkdir /usr/local/lib/python3.11/site-packages/new-2.0.dist-info; \
+  printf 'Metadata-Version: 2.1\\nName: new\\nVersion: 2.0\\n' > /usr/local/lib/python3.11/site-packages/new-2.0.dist-info/METADATA; \
+  printf 'Package: extra\\nStatus: install ok installed\\nVersion: 1\\nArchitecture: all\\n' > /var/lib/dpkg/status.d/extra; \
+  echo 'airbyte:x:1000:1000::/airbyte:/bin/sh' >> /etc/passwd; \
+  $B mkdir /airbyte; $B chown 1000:1000 /airbyte; $B chmod 750 /airbyte"]
+COPY extra/ /
+ENV LANG=C.UTF-8 TZ=Europe/Berlin PYTHON_VERSION=3.11.9 PATH=/usr/local/bin:/usr/bin:/bin
+LABEL io.dockvar.test=engine
+EXPOSE 8080/tcp
+WORKDIR /airbyte
+USER airbyte
+CMD ["/bin/busybox", "sh"]
+DOCKERFILE
+}
+
+# _dvi_context_layered DIR: the Debian fixture over several COPY layers, a whiteout, an edit.
+_dvi_context_layered() {
+  local ctx=$1
+  cp -a "$_dvi_root/fixtures/images/debian/." "$ctx/"
+  cp /bin/busybox "$ctx/busybox"
+  cat >"$ctx/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY etc/ /etc/
+COPY var/ /var/
+COPY usr/ /usr/
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "rm", "/etc/timezone"]
+RUN ["/bin/busybox", "sh", "-c", "echo DOCKVAR_LAYER=6 >> /etc/os-release"]
+ENV LANG=C.UTF-8 TZ=Etc/UTC
+DOCKERFILE
+}
+
+# _dvi_context_alpine DIR: the Alpine fixture (apk database, os-release, alpine-release).
+_dvi_context_alpine() {
+  local ctx=$1
+  cp -a "$_dvi_root/fixtures/images/alpine/." "$ctx/"
+  cp /bin/busybox "$ctx/busybox"
+  cat >"$ctx/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY etc/ /etc/
+COPY lib/ /lib/
+COPY busybox /bin/busybox
+ENV PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8
+ENTRYPOINT ["/bin/busybox", "sh"]
+DOCKERFILE
+}
+
+# _dvi_export NAME: builds dockvar-test/NAME:1 and writes its three exported copies.
+_dvi_export() {
+  local name=$1 out=$DOCKVAR_TEST_IMAGES/$1 ctx docker=${DOCKVAR_TEST_DOCKER_CLI:-docker}
+  ctx=$(mktemp -d)
+  "_dvi_context_$name" "$ctx"
+  DOCKER_BUILDKIT=0 "$docker" build -q --network=none -t "dockvar-test/$name:1" "$ctx" >/dev/null
+  rm -rf "$ctx" "$out"
+  mkdir -p "$out"
+  "$docker" save -o "$out/docker-archive.tar" "dockvar-test/$name:1"
+  skopeo copy -q --dest-compress --dest-compress-format gzip \
+    "docker-archive:$out/docker-archive.tar" "oci:$out/oci:1"
+  skopeo copy -q --dest-compress --dest-compress-format zstd \
+    "docker-archive:$out/docker-archive.tar" "oci-archive:$out/oci-zstd.tar:1"
+}
+
+images_build() {
+  local bin
+  for bin in skopeo curl; do
+    command -v "$bin" >/dev/null 2>&1 || { _dvi_log "$bin is missing"; return 1; }
+  done
+  [[ -x /bin/busybox ]] || { _dvi_log "/bin/busybox is missing (busybox-static)"; return 1; }
+  export DOCKVAR_TEST_IMAGES=${DOCKVAR_TEST_IMAGES:-${DOCKVAR_TARGET_DIR:-$_dvi_root/target}/test-images}
+  mkdir -p "$DOCKVAR_TEST_IMAGES"
+  _dvi_log "building test images into $DOCKVAR_TEST_IMAGES"
+  _dvi_export engine
+  _dvi_export layered
+  _dvi_export alpine
+  export DOCKVAR_TEST_ENGINE_IMAGE=dockvar-test/engine:1
+  local name
+  for name in engine layered; do
+    skopeo copy -q --dest-tls-verify=false "docker-archive:$DOCKVAR_TEST_IMAGES/$name/docker-archive.tar" \
+      "docker://$DOCKVAR_TEST_REGISTRY/dockvar-test/$name:1"
+  done
+  # A docker-archive whose last layer stops in the middle: the layer reader must say so.
+  mkdir -p "$DOCKVAR_TEST_IMAGES/broken"
+  python3 - "$DOCKVAR_TEST_IMAGES/layered/docker-archive.tar" "$DOCKVAR_TEST_IMAGES/broken/truncated.tar" <<'PY'
+import json, sys, tarfile
+src, dst = sys.argv[1], sys.argv[2]
+with tarfile.open(src) as t:
+    manifest = json.load(t.extractfile("manifest.json"))
+    last = manifest[0]["Layers"][-1]
+    with tarfile.open(dst, "w") as out:
+        for m in t.getmembers():
+            data = t.extractfile(m) if m.isfile() else None
+            if m.name == last:
+                payload = data.read()
+                cut = payload[: max(1024, len(payload) // 2)]
+                m.size = len(cut)
+                import io
+                out.addfile(m, io.BytesIO(cut))
+            else:
+                out.addfile(m, data)
+PY
+  # shellcheck source=scripts/lib/registry-images.sh
+  source "$_dvi_lib_dir/registry-images.sh"
+  _dvi_log "done"
+}

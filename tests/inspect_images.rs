@@ -1,0 +1,307 @@
+//! `dockvar inspect` on images built by the private engine (`scripts/test` builds them and
+//! sets the `DOCKVAR_TEST_*` variables): every source gives the same facts, the facts agree
+//! with what the container itself prints, and a broken image never sinks the others.
+//! Without those variables (a plain `cargo test`), each test says it was skipped.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+struct Env {
+    images: PathBuf,
+    docker_host: String,
+    docker_cli: String,
+    registry: String,
+}
+
+fn env(test: &str) -> Option<Env> {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (get("DOCKVAR_TEST_IMAGES"), get("DOCKVAR_TEST_DOCKER_HOST"), get("DOCKVAR_TEST_REGISTRY")) {
+        (Some(images), Some(docker_host), Some(registry)) => Some(Env {
+            images: PathBuf::from(images),
+            docker_host,
+            docker_cli: get("DOCKVAR_TEST_DOCKER_CLI").unwrap_or_else(|| "docker".into()),
+            registry,
+        }),
+        _ => {
+            eprintln!(
+                "skipped {test}: needs DOCKVAR_TEST_IMAGES, DOCKVAR_TEST_DOCKER_HOST and DOCKVAR_TEST_REGISTRY \
+                 (run scripts/test, which starts a private engine and registry and builds the images)"
+            );
+            None
+        }
+    }
+}
+
+/// Runs `dockvar inspect --format json` with a private cache; returns exit code and images.
+fn inspect(env: &Env, cache: &std::path::Path, extra: &[&str], images: &[String]) -> (i32, Vec<Value>) {
+    let output = Command::new(env!("CARGO_BIN_EXE_dockvar"))
+        .arg("inspect")
+        .args(images)
+        .args(["--format", "json"])
+        .args(extra)
+        .env("DOCKER_HOST", &env.docker_host)
+        .env("DOCKVAR_CACHE_DIR", cache)
+        .output()
+        .expect("run dockvar");
+    let doc: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    assert_eq!(doc["schema_version"], 1);
+    (output.status.code().unwrap_or(-1), doc["images"].as_array().unwrap().clone())
+}
+
+/// The facts that must not depend on where the image was read from. Layer digests, media
+/// types and the image ID legitimately differ (skopeo recompresses and rewrites the config).
+fn portable(image: &Value) -> Value {
+    let mut v = image.clone();
+    if let Value::Object(map) = &mut v {
+        for key in
+            ["reference", "source", "digest", "image_id", "repo_tags", "layers", "history", "created", "platforms"]
+        {
+            map.remove(key);
+        }
+    }
+    v
+}
+
+fn references(env: &Env, name: &str, registry: bool) -> Vec<String> {
+    let dir = env.images.join(name);
+    let mut refs = vec![
+        format!("docker:dockvar-test/{name}:1"),
+        format!("docker-archive:{}", dir.join("docker-archive.tar").display()),
+        format!("oci:{}:1", dir.join("oci").display()),
+        format!("oci-archive:{}:1", dir.join("oci-zstd.tar").display()),
+    ];
+    if registry {
+        refs.push(format!("registry:{}/dockvar-test/{name}:1", env.registry));
+        refs.push(format!("docker://{}/dockvar-test/{name}:1", env.registry));
+    }
+    refs
+}
+
+#[test]
+fn every_source_gives_the_same_facts() {
+    let Some(env) = env("every_source_gives_the_same_facts") else { return };
+    let cache = tempfile::tempdir().unwrap();
+    for (name, registry) in [("engine", true), ("layered", true), ("alpine", false)] {
+        let refs = references(&env, name, registry);
+        let (code, images) = inspect(&env, cache.path(), &["--no-cache"], &refs);
+        assert_eq!(code, 0, "{images:#?}");
+        let sources: Vec<&str> = images.iter().map(|i| i["source"].as_str().unwrap()).collect();
+        assert_eq!(sources[0], "docker (overlay2)");
+        assert_eq!(&sources[1..4], &["docker-archive", "oci", "oci-archive"]);
+        let first = portable(&images[0]);
+        for image in &images[1..] {
+            assert_eq!(portable(image), first, "{} differs from {}", image["reference"], images[0]["reference"]);
+        }
+    }
+}
+
+#[test]
+fn engine_image_facts_are_read_through_whiteouts_and_links() {
+    let Some(env) = env("engine_image_facts_are_read_through_whiteouts_and_links") else { return };
+    let cache = tempfile::tempdir().unwrap();
+    let (code, images) = inspect(&env, cache.path(), &["--no-cache"], &["docker:dockvar-test/engine:1".to_string()]);
+    assert_eq!(code, 0);
+    let f = &images[0];
+    assert_eq!(f["os"]["id"], "debian");
+    assert_eq!(f["os"]["source"], "/etc/os-release");
+    assert_eq!(f["user"], serde_json::json!({"spec": "airbyte", "name": "airbyte", "uid": 1000, "root": false}));
+    assert_eq!(f["airbyte_dir"]["exists"], true);
+    assert_eq!(f["airbyte_dir"]["mode"], "0750");
+    assert_eq!(f["airbyte_dir"]["owner"], "airbyte");
+    assert_eq!(f["airbyte_dir"]["writable_by_airbyte"], true);
+    assert_eq!(f["pip"]["version"], "24.0");
+    let dists: BTreeSet<&str> =
+        f["python_packages"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    // old-1.0 was deleted by a later layer (a whiteout); new-2.0 and requests came after.
+    assert_eq!(dists, BTreeSet::from(["new", "pip", "requests"]));
+    assert_eq!(f["timezone"]["version"], "Europe/Berlin");
+    assert_eq!(f["exposed_ports"], serde_json::json!(["8080/tcp"]));
+    assert_eq!(f["labels"]["io.dockvar.test"], "engine");
+}
+
+fn docker_run(env: &Env, image: &str, script: &str) -> String {
+    docker_exec(env, image, &["sh", "-c", script])
+}
+
+/// Runs a busybox applet as the container's only process, so no shell adds variables.
+fn docker_exec(env: &Env, image: &str, args: &[&str]) -> String {
+    let out = Command::new(&env.docker_cli)
+        .args(["run", "--rm", "--network=none", "--entrypoint", "/bin/busybox", image])
+        .args(args)
+        .env("DOCKER_HOST", &env.docker_host)
+        .output()
+        .expect("docker run");
+    assert!(out.status.success(), "docker run {image}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What `dpkg --get-selections` would list: installed stanzas of status and status.d.
+fn installed_dpkg_names(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for stanza in text.split("\n\n") {
+        let field = |k: &str| stanza.lines().find_map(|l| l.strip_prefix(k)).map(str::trim);
+        if let Some(name) = field("Package:")
+            && field("Status:").is_none_or(|s| s.ends_with(" installed") && !s.starts_with("deinstall"))
+        {
+            names.insert(name.to_string());
+        }
+    }
+    names
+}
+
+#[test]
+fn facts_agree_with_the_running_container() {
+    let Some(env) = env("facts_agree_with_the_running_container") else { return };
+    let cache = tempfile::tempdir().unwrap();
+    for name in ["engine", "layered", "alpine"] {
+        let image = format!("dockvar-test/{name}:1");
+        let (code, images) = inspect(&env, cache.path(), &["--no-cache"], &[format!("docker:{image}")]);
+        assert_eq!(code, 0);
+        let f = &images[0];
+
+        // printenv inside the container: the config's env plus what the runtime adds.
+        let inside: BTreeMap<String, String> = docker_exec(&env, &image, &["env"])
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .filter(|(k, _)| k != "HOSTNAME" && k != "HOME")
+            .collect();
+        let facts: BTreeMap<String, String> = f["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|kv| (kv[0].as_str().unwrap().to_string(), kv[1].as_str().unwrap().to_string()))
+            .collect();
+        assert_eq!(facts, inside, "{name}: env");
+
+        // The package list, as dpkg or apk sees it.
+        let names: BTreeSet<String> = f["packages"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect();
+        let expected = if name == "alpine" {
+            docker_run(&env, &image, "/bin/busybox awk '/^P:/ { print substr($0, 3) }' /lib/apk/db/installed")
+                .lines()
+                .map(str::to_string)
+                .collect()
+        } else {
+            installed_dpkg_names(&docker_run(
+                &env,
+                &image,
+                "cat /var/lib/dpkg/status; for f in /var/lib/dpkg/status.d/*; do [ -f \"$f\" ] && { echo; cat \"$f\"; echo; }; done; true",
+            ))
+        };
+        assert_eq!(names, expected, "{name}: packages");
+
+        // The timezone programs get: TZ, else the zone /etc/localtime names.
+        let tz = docker_run(&env, &image, "echo \"$TZ\"; /bin/busybox readlink /etc/localtime || true");
+        let mut lines = tz.lines();
+        let tz_env = lines.next().unwrap_or("");
+        let link = lines.next().unwrap_or("");
+        let zone = if tz_env.is_empty() {
+            link.rsplit_once("zoneinfo/").map_or("UTC", |(_, z)| z).to_string()
+        } else {
+            tz_env.to_string()
+        };
+        assert_eq!(f["timezone"]["version"], zone.as_str(), "{name}: timezone");
+    }
+}
+
+#[test]
+fn a_broken_image_does_not_sink_the_others() {
+    let Some(env) = env("a_broken_image_does_not_sink_the_others") else { return };
+    let cache = tempfile::tempdir().unwrap();
+    let good = format!("docker-archive:{}", env.images.join("layered/docker-archive.tar").display());
+    let refs = vec![
+        good.clone(),
+        format!("docker-archive:{}", env.images.join("broken/truncated.tar").display()),
+        "docker:dockvar-test/no-such-image:1".to_string(),
+        format!("docker-archive:{}", env.images.join("missing.tar").display()),
+        "registry:127.0.0.1:1/dockvar-test/engine:1".to_string(),
+        format!("oci:{}:no-such-tag", env.images.join("layered/oci").display()),
+    ];
+    let (code, images) = inspect(&env, cache.path(), &["--no-cache"], &refs);
+    assert_eq!(code, 1);
+    assert_eq!(images.len(), refs.len());
+    assert!(images[0]["error"].is_null(), "{:#?}", images[0]);
+    assert_eq!(images[0]["os"]["id"], "debian");
+    for (image, reference) in images[1..].iter().zip(&refs[1..]) {
+        let error = image["error"].as_str().unwrap_or_else(|| panic!("{reference} should fail: {image:#?}"));
+        assert!(error.starts_with(reference.as_str()), "{error}");
+    }
+    assert!(
+        images[1]["error"].as_str().unwrap().contains("truncated")
+            || images[1]["error"].as_str().unwrap().contains("Truncated"),
+        "{}",
+        images[1]["error"]
+    );
+    assert!(images[2]["error"].as_str().unwrap().contains("not found"), "{}", images[2]["error"]);
+}
+
+#[test]
+fn registry_indexes_auth_and_platforms() {
+    let Some(env) = env("registry_indexes_auth_and_platforms") else { return };
+    let cache = tempfile::tempdir().unwrap();
+    let multi = format!("registry:{}/dockvar/registry-multi:1", env.registry);
+    let (code, images) = inspect(&env, cache.path(), &["--no-cache"], std::slice::from_ref(&multi));
+    assert_eq!(code, 0, "{images:#?}");
+    assert_eq!(images[0]["architecture"], "amd64");
+    assert_eq!(images[0]["platforms"], serde_json::json!(["linux/amd64", "linux/arm64/v8"]));
+    let (code, images) = inspect(&env, cache.path(), &["--no-cache", "--platform", "linux/arm64/v8"], &[multi.clone()]);
+    assert_eq!(code, 0);
+    assert_eq!(images[0]["architecture"], "arm64");
+    let (code, images) = inspect(&env, cache.path(), &["--no-cache", "--platform", "linux/s390x"], &[multi]);
+    assert_eq!(code, 1);
+    assert!(images[0]["error"].as_str().unwrap().contains("linux/amd64, linux/arm64/v8"), "{}", images[0]["error"]);
+
+    let Ok(auth) = std::env::var("DOCKVAR_TEST_REGISTRY_AUTH") else { return };
+    let user = std::env::var("DOCKVAR_TEST_REGISTRY_USER").unwrap();
+    let password = std::env::var("DOCKVAR_TEST_REGISTRY_PASSWORD").unwrap();
+    let image = format!("registry:{auth}/dockvar/registry-test:1");
+    let run = |config: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_dockvar"))
+            .args(["inspect", &image, "--format", "json", "--no-cache"])
+            .env("DOCKER_CONFIG", config)
+            .env("DOCKVAR_CACHE_DIR", cache.path())
+            .output()
+            .unwrap()
+    };
+    let config = tempfile::tempdir().unwrap();
+    let out = run(config.path());
+    assert_eq!(out.status.code(), Some(1), "no credentials must fail");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("401"), "{}", String::from_utf8_lossy(&out.stdout));
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    std::fs::write(config.path().join("config.json"), format!(r#"{{"auths":{{"{auth}":{{"auth":"{token}"}}}}}}"#))
+        .unwrap();
+    let out = run(config.path());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn cached_facts_answer_the_second_run() {
+    let Some(env) = env("cached_facts_answer_the_second_run") else { return };
+    let cache = tempfile::tempdir().unwrap();
+    let refs = references(&env, "layered", false);
+    let (code, first) = inspect(&env, cache.path(), &[], &refs);
+    assert_eq!(code, 0);
+    let cached_files = walk_count(cache.path());
+    assert!(cached_files >= 2, "facts were not cached");
+    let (code, second) = inspect(&env, cache.path(), &[], &refs);
+    assert_eq!(code, 0);
+    assert_eq!(first, second);
+    assert_eq!(walk_count(cache.path()), cached_files);
+}
+
+fn walk_count(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries.filter_map(|e| e.ok()).map(|e| if e.path().is_dir() { walk_count(&e.path()) } else { 1 }).sum()
+        })
+        .unwrap_or(0)
+}

@@ -252,7 +252,8 @@ fn registry_indexes_auth_and_platforms() {
     assert_eq!(code, 0, "{images:#?}");
     assert_eq!(images[0]["architecture"], "amd64");
     assert_eq!(images[0]["platforms"], serde_json::json!(["linux/amd64", "linux/arm64/v8"]));
-    let (code, images) = inspect(&env, cache.path(), &["--no-cache", "--platform", "linux/arm64/v8"], &[multi.clone()]);
+    let (code, images) =
+        inspect(&env, cache.path(), &["--no-cache", "--platform", "linux/arm64/v8"], std::slice::from_ref(&multi));
     assert_eq!(code, 0);
     assert_eq!(images[0]["architecture"], "arm64");
     let (code, images) = inspect(&env, cache.path(), &["--no-cache", "--platform", "linux/s390x"], &[multi]);

@@ -13,6 +13,7 @@
 #   engine/oci-zstd.tar          OCI archive, tag 1, zstd layers
 #   layered/…                    the same three for dockvar-test/layered:1
 #   alpine/…                     the same three for dockvar-test/alpine:1 (apk, no Python)
+#   contract/…                   the same three for dockvar-test/contract:1 (meets the contract)
 #   broken/truncated.tar         a docker-archive whose last layer is cut short
 # Both engine/ and layered/ images are also pushed to $DOCKVAR_TEST_REGISTRY as
 # dockvar-test/<name>:1.
@@ -109,6 +110,26 @@ ENTRYPOINT ["/bin/busybox", "sh"]
 DOCKERFILE
 }
 
+# _dvi_context_contract DIR: an image that meets the connector image contract, labelled as
+# the fixture monorepo's source-instagram 1.0.11.
+_dvi_context_contract() {
+  local ctx=$1
+  mkdir -p "$ctx/root/etc" "$ctx/root/bin"
+  cp /bin/busybox "$ctx/root/bin/busybox"
+  cp "$_dvi_root/fixtures/images/debian/etc/os-release" "$ctx/root/etc/os-release"
+  printf 'root:x:0:0:root:/root:/bin/sh\nairbyte:x:1000:1000::/airbyte:/bin/sh\n' >"$ctx/root/etc/passwd"
+  printf 'root:x:0:\nairbyte:x:1000:\n' >"$ctx/root/etc/group"
+  cat >"$ctx/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY root/ /
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox mkdir -p /airbyte && /bin/busybox chown 1000:1000 /airbyte"]
+ENV AIRBYTE_ENTRYPOINT="/bin/busybox sh /airbyte/main.sh"
+ENTRYPOINT ["/bin/busybox", "sh", "/airbyte/main.sh"]
+LABEL io.airbyte.name=airbyte/source-instagram io.airbyte.version=1.0.11
+USER airbyte
+DOCKERFILE
+}
+
 # _dvi_export NAME: builds dockvar-test/NAME:1 and writes its three exported copies.
 _dvi_export() {
   local name=$1 out=$DOCKVAR_TEST_IMAGES/$1 ctx docker=${DOCKVAR_TEST_DOCKER_CLI:-docker}
@@ -136,6 +157,7 @@ images_build() {
   _dvi_export engine
   _dvi_export layered
   _dvi_export alpine
+  _dvi_export contract
   export DOCKVAR_TEST_ENGINE_IMAGE=dockvar-test/engine:1
   local name
   for name in engine layered; do

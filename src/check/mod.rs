@@ -2,6 +2,7 @@
 //! definition of a successful migration and the connector image contract, each check with a
 //! stable ID, a severity, a location and a one-line fix.
 
+pub mod contract;
 pub mod git;
 pub mod migration;
 

@@ -53,6 +53,53 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Which connectors use the common base image, and whether their migration is complete.
     Migration(MigrationArgs),
+    /// Check Dockerfiles and images against the connector image contract (statically).
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub scan: ScanArgs,
+
+    /// Images to check too (any reference `inspect` takes); matched to connectors by label or name.
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Table)]
+    pub format: CheckFormat,
+
+    /// Exit with code 1 when a check of this severity or worse fails.
+    #[arg(long, value_enum, default_value_t = crate::check::Severity::Error)]
+    pub fail_on: crate::check::Severity,
+
+    /// Treat a user other than `airbyte` as an error (the protocol says "should": a warning by default).
+    #[arg(long)]
+    pub require_airbyte_user: bool,
+
+    /// Platform to pick from multi-platform images.
+    #[arg(long, default_value = "linux/amd64", value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: String,
+
+    /// Read every image again instead of using cached facts.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Allow plain HTTP to registries that are not on loopback.
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Check only the images, not the repository's Dockerfiles.
+    #[arg(long)]
+    pub images_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Table,
+    Json,
+    Sarif,
 }
 
 #[derive(Debug, Args)]

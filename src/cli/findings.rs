@@ -5,7 +5,8 @@ use crate::check::{Finding, Severity};
 use super::Printer;
 use super::printer::Style;
 
-pub fn findings_text(findings: &[Finding], printer: &Printer) -> String {
+/// Paths are shown joined to `root`, so that they can be opened from where dockvar ran.
+pub fn findings_text(findings: &[Finding], root: &std::path::Path, printer: &Printer) -> String {
     let mut out = String::new();
     for f in findings {
         let style = match f.severity {
@@ -15,8 +16,8 @@ pub fn findings_text(findings: &[Finding], printer: &Printer) -> String {
         };
         let head = printer.paint(style, &format!("{}[{}]", f.severity.as_str(), f.check_id));
         let location = match &f.location {
-            Some(l) if l.line > 0 => format!("{}:{}: ", l.path, l.line),
-            Some(l) => format!("{}: ", l.path),
+            Some(l) if l.line > 0 => format!("{}:{}: ", root.join(&l.path).display(), l.line),
+            Some(l) => format!("{}: ", root.join(&l.path).display()),
             None => String::new(),
         };
         out.push_str(&format!("{head} {}: {location}{}\n    fix: {}\n", f.subject, f.message, f.fix));

@@ -64,7 +64,7 @@ pub fn run(args: &MigrationArgs, printer: &Printer) -> anyhow::Result<i32> {
             }
             if args.check {
                 text.push('\n');
-                text.push_str(&findings_text(&findings, printer));
+                text.push_str(&findings_text(&findings, &args.scan.root, printer));
                 text.push_str(
                     &printer.paint(Style::Bold, &format!("migration check: {}", findings_summary(&findings))),
                 );

@@ -5,6 +5,7 @@
 //! (`--strict` with problems, a file `parse` could not read); 2 usage or fatal errors.
 
 mod args;
+mod check;
 mod connectors;
 mod findings;
 mod inspect;
@@ -54,6 +55,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<i32> {
         args::Command::Connectors(a) => connectors::run(a, printer),
         args::Command::Inspect(a) => inspect::run(a, printer),
         args::Command::Migration(a) => migration::run(a, printer),
+        args::Command::Check(a) => check::run(a, printer),
     }
 }
 

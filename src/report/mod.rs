@@ -5,6 +5,7 @@ pub mod csv;
 pub mod json;
 pub mod markdown;
 pub mod parquet;
+pub mod sarif;
 pub mod table;
 
 /// The version of every JSON document dockvar writes; bumped on incompatible changes.

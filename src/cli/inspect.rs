@@ -157,7 +157,7 @@ fn inspection_text(r: &Inspection, printer: &Printer) -> String {
         ("/airbyte", airbyte),
         ("layers", f.layers.len().to_string()),
     ];
-    rows.push(("env", String::new()));
+    rows.push(("env", format!("{} variables", f.env.len())));
     for (k, v) in rows {
         out.push_str(&format!("  {k:<16} {v}\n"));
     }

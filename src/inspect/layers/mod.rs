@@ -77,7 +77,7 @@ mod index;
 mod merge;
 mod path;
 mod plan;
-mod resolve;
+pub(crate) mod resolve;
 mod view;
 
 #[cfg(test)]

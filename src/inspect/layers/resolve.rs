@@ -27,6 +27,17 @@ pub(crate) enum ResolveError {
     EmptyTarget(String),
 }
 
+/// What resolution sees at one physical path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Nothing (or nothing known): the component is passed through lexically.
+    Missing,
+    Dir,
+    /// A file or device: an error when more components follow.
+    NonDir,
+    Link(String),
+}
+
 /// Resolves `path` (any spelling; `..` allowed) against `nodes`. Every physical prefix looked
 /// at is passed to `touch`, which lets the planner know which link changes would matter.
 pub(crate) fn resolve(
@@ -36,6 +47,30 @@ pub(crate) fn resolve(
     max_hops: usize,
     touch: &mut dyn FnMut(&str),
 ) -> Result<Resolved, ResolveError> {
+    let look = &mut |p: &str| -> Result<Step, std::convert::Infallible> {
+        touch(p);
+        Ok(match nodes.get(p).map(|n| &n.entry.kind) {
+            None | Some(EntryKind::Dir) => Step::Missing,
+            Some(EntryKind::File | EntryKind::Other) => Step::NonDir,
+            Some(EntryKind::Symlink(target)) => Step::Link(target.clone()),
+        })
+    };
+    match resolve_by(path, follow_final, max_hops, look) {
+        Ok(result) => result,
+        Err(never) => match never {},
+    }
+}
+
+/// The resolution algorithm over any way of looking paths up (the merged tar view, overlay
+/// layer directories): component by component, absolute targets restart at the image root,
+/// `..` at the root stays there, and at most `max_hops` links instead of cycle detection.
+/// `look` may fail (I/O); that error is returned as is.
+pub(crate) fn resolve_by<E>(
+    path: &str,
+    follow_final: bool,
+    max_hops: usize,
+    look: &mut dyn FnMut(&str) -> Result<Step, E>,
+) -> Result<Result<Resolved, ResolveError>, E> {
     // Pending components, last one on top.
     let mut pending: Vec<String> =
         path.split('/').filter(|c| !c.is_empty() && *c != ".").rev().map(str::to_owned).collect();
@@ -53,19 +88,15 @@ pub(crate) fn resolve(
             cur.push('/');
         }
         cur.push_str(&comp);
-        touch(&cur);
         let is_last = pending.is_empty();
-        let Some(node) = nodes.get(&cur) else {
-            continue;
-        };
-        match &node.entry.kind {
-            EntryKind::Symlink(target) if !is_last || follow_final => {
+        match look(&cur)? {
+            Step::Link(target) if !is_last || follow_final => {
                 if target.is_empty() {
-                    return Err(ResolveError::EmptyTarget(cur));
+                    return Ok(Err(ResolveError::EmptyTarget(cur)));
                 }
                 hops += 1;
                 if hops > max_hops {
-                    return Err(ResolveError::Loop(cur));
+                    return Ok(Err(ResolveError::Loop(cur)));
                 }
                 if is_last {
                     final_link = Some((cur.clone(), target.clone()));
@@ -77,13 +108,11 @@ pub(crate) fn resolve(
                 }
                 pending.extend(target.split('/').filter(|c| !c.is_empty() && *c != ".").rev().map(str::to_owned));
             }
-            EntryKind::File | EntryKind::Other if !is_last => {
-                return Err(ResolveError::NotDir(cur));
-            }
+            Step::NonDir if !is_last => return Ok(Err(ResolveError::NotDir(cur))),
             _ => {}
         }
     }
-    Ok(Resolved { path: cur, final_link })
+    Ok(Ok(Resolved { path: cur, final_link }))
 }
 
 #[cfg(test)]

@@ -41,6 +41,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::inspect::image::FileTree;
+use crate::inspect::layers::resolve::{ResolveError, Resolved, Step, resolve_by};
 use crate::inspect::layers::{Entry, EntryKind, MergeOptions, PathQuery, Pattern};
 
 /// Bounds pattern expansion on link farms (the same bound `MergedView::matches` uses).
@@ -246,7 +247,7 @@ impl Walker<'_> {
 
     fn resolve(&mut self, path: &str, follow_final: bool) -> Result<Result<Resolved, ResolveError>, WalkError> {
         let max_hops = self.opts.max_symlink_hops;
-        resolve_with(path, follow_final, max_hops, &mut |p| {
+        resolve_by(path, follow_final, max_hops, &mut |p| {
             Ok(match self.stat(p)? {
                 None => Step::Missing,
                 Some(Stat::Dir) => Step::Dir,
@@ -345,7 +346,7 @@ impl WalkedTree {
     }
 
     fn resolve(&self, path: &str, follow_final: bool) -> Option<String> {
-        let r = resolve_with::<()>(path, follow_final, self.max_hops, &mut |p| {
+        let r = resolve_by::<()>(path, follow_final, self.max_hops, &mut |p| {
             Ok(match self.nodes.get(p).map(|e| &e.kind) {
                 None | Some(EntryKind::Dir) => Step::Missing,
                 Some(EntryKind::File | EntryKind::Other) => Step::NonDir,
@@ -423,73 +424,6 @@ impl FileTree for WalkedTree {
     fn warnings(&self) -> Vec<String> {
         self.warnings.clone()
     }
-}
-
-/// What resolution sees at one physical path.
-enum Step {
-    Missing,
-    Dir,
-    NonDir,
-    Link(String),
-}
-
-struct Resolved {
-    path: String,
-}
-
-#[derive(Debug)]
-enum ResolveError {
-    Loop(String),
-    NotDir,
-    EmptyTarget,
-}
-
-/// Component-by-component resolution inside the image root, the same algorithm as the tar
-/// merger's (`layers/resolve.rs`): a missing component is passed through lexically, absolute
-/// targets restart at the root, `..` at the root stays there, and at most `max_hops` links.
-fn resolve_with<E>(
-    path: &str,
-    follow_final: bool,
-    max_hops: usize,
-    look: &mut dyn FnMut(&str) -> Result<Step, E>,
-) -> Result<Result<Resolved, ResolveError>, E> {
-    let mut pending: Vec<String> =
-        path.split('/').filter(|c| !c.is_empty() && *c != ".").rev().map(str::to_owned).collect();
-    let mut cur = String::new();
-    let mut hops = 0usize;
-    while let Some(comp) = pending.pop() {
-        if comp == ".." {
-            let cut = cur.rfind('/').unwrap_or(0);
-            cur.truncate(cut);
-            continue;
-        }
-        let parent_len = cur.len();
-        if !cur.is_empty() {
-            cur.push('/');
-        }
-        cur.push_str(&comp);
-        let is_last = pending.is_empty();
-        match look(&cur)? {
-            Step::Link(target) if !is_last || follow_final => {
-                if target.is_empty() {
-                    return Ok(Err(ResolveError::EmptyTarget));
-                }
-                hops += 1;
-                if hops > max_hops {
-                    return Ok(Err(ResolveError::Loop(cur)));
-                }
-                if target.starts_with('/') {
-                    cur.clear();
-                } else {
-                    cur.truncate(parent_len);
-                }
-                pending.extend(target.split('/').filter(|c| !c.is_empty() && *c != ".").rev().map(str::to_owned));
-            }
-            Step::NonDir if !is_last => return Ok(Err(ResolveError::NotDir)),
-            _ => {}
-        }
-    }
-    Ok(Ok(Resolved { path: cur }))
 }
 
 fn split_parent(path: &str) -> (&str, &str) {

@@ -55,6 +55,41 @@ pub enum Command {
     Migration(MigrationArgs),
     /// Check Dockerfiles and images against the connector image contract (statically).
     Check(CheckArgs),
+    /// Compare images' environment variables: same everywhere, different values, set on only some.
+    Envdiff(CompareArgs),
+    /// System packages each image adds beyond its base image, and Python and pip versions.
+    Packages(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Images to compare (any reference `inspect` takes).
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+
+    /// The base image, to say which variables and packages come from it.
+    #[arg(long, value_name = "IMAGE")]
+    pub base: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Exit with code 1 when the images differ (envdiff: any variable differs or is partial).
+    #[arg(long)]
+    pub fail_on_difference: bool,
+
+    /// Platform to pick from multi-platform images.
+    #[arg(long, default_value = "linux/amd64", value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: String,
+
+    /// Read every image again instead of using cached facts.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Allow plain HTTP to registries that are not on loopback.
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Args)]

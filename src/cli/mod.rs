@@ -6,6 +6,7 @@
 
 mod args;
 mod check;
+mod compare;
 mod connectors;
 mod findings;
 mod inspect;
@@ -56,6 +57,8 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<i32> {
         args::Command::Inspect(a) => inspect::run(a, printer),
         args::Command::Migration(a) => migration::run(a, printer),
         args::Command::Check(a) => check::run(a, printer),
+        args::Command::Envdiff(a) => compare::envdiff(a, printer),
+        args::Command::Packages(a) => compare::packages(a, printer),
     }
 }
 

@@ -10,7 +10,7 @@ use super::image::{FileTree, HistoryEntry, ImageConfig, LayerInfo};
 use super::layers::{EntryKind, PathQuery, QueryError};
 
 /// Bumped whenever `ImageFacts` or a reader changes what it reports; part of the cache key.
-pub const FACTS_SCHEMA: u32 = 1;
+pub const FACTS_SCHEMA: u32 = 2;
 
 /// Everything dockvar knows about one image.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +94,10 @@ pub struct PythonPackage {
     pub name: String,
     pub version: Option<String>,
     pub path: String,
+    /// Wheel tags from `*.dist-info/WHEEL` (e.g. `cp39-cp39-manylinux_2_17_x86_64`): a
+    /// `manylinux` tag means the distribution was built against glibc.
+    #[serde(default)]
+    pub wheel_tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +143,7 @@ pub fn wanted_paths() -> Result<PathQuery, QueryError> {
         .chain(facts::timezone::PATHS)
         .chain(facts::python::PATHS)
         .chain(PYTHON_DIRS)
+        .chain(WHEEL_FILES)
         .chain(&[AIRBYTE_DIR])
     {
         query.add(path)?;
@@ -147,6 +152,30 @@ pub fn wanted_paths() -> Result<PathQuery, QueryError> {
 }
 
 const AIRBYTE_DIR: &str = "/airbyte";
+/// The `WHEEL` file beside each `METADATA`, for the wheel tags.
+const WHEEL_FILES: &[&str] = &[
+    "/usr/local/lib/*/site-packages/*.dist-info/WHEEL",
+    "/usr/local/lib/*/dist-packages/*.dist-info/WHEEL",
+    "/usr/lib/*/site-packages/*.dist-info/WHEEL",
+    "/usr/lib/*/dist-packages/*.dist-info/WHEEL",
+];
+
+/// The `Tag:` lines of the `WHEEL` file next to a distribution's `METADATA`.
+fn wheel_tags(tree: &dyn FileTree, metadata_path: &str) -> Vec<String> {
+    let Some(dir) = metadata_path.strip_suffix("/METADATA") else { return Vec::new() };
+    let Some(bytes) = tree.get(&format!("{dir}/WHEEL")).and_then(|e| e.content.as_deref()) else {
+        return Vec::new();
+    };
+    let mut tags: Vec<String> = String::from_utf8_lossy(bytes)
+        .lines()
+        .filter_map(|l| l.strip_prefix("Tag:"))
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    tags.sort();
+    tags.dedup();
+    tags
+}
 const PYTHON_DIRS: &[&str] = &["/usr/local/lib/python*", "/usr/lib/python*"];
 
 /// Reads the facts. A file that exists but does not parse is returned as an error together
@@ -264,7 +293,10 @@ pub fn read_facts(reference: &str, config: ImageConfig, tree: &dyn FileTree) -> 
         python_packages: python
             .distributions
             .into_iter()
-            .map(|d| PythonPackage { name: d.name, version: d.version, path: d.path })
+            .map(|d| {
+                let wheel_tags = wheel_tags(tree, &d.path);
+                PythonPackage { name: d.name, version: d.version, path: d.path, wheel_tags }
+            })
             .collect(),
         packages: PackageFacts { manager, items: packages },
         timezone,
@@ -499,6 +531,12 @@ mod tests {
         assert_eq!(f.pip.as_ref().map(|p| p.version.as_str()), Some("23.0.1"));
         assert!(f.python.as_ref().is_some_and(|p| p.version.starts_with("3.9")), "{:?}", f.python);
         assert!(f.python_packages.iter().any(|p| p.name == "setuptools"), "{:?}", f.python_packages);
+        let tags = |name: &str| f.python_packages.iter().find(|p| p.name == name).map(|p| p.wheel_tags.clone());
+        assert_eq!(tags("pip"), Some(vec!["py3-none-any".to_string()]));
+        assert_eq!(
+            tags("numpy"),
+            Some(vec!["cp39-cp39-manylinux2014_x86_64".to_string(), "cp39-cp39-manylinux_2_17_x86_64".to_string()])
+        );
     }
 
     #[test]

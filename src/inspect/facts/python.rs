@@ -577,6 +577,7 @@ mod tests {
             listed,
             [
                 ("crit", Some("3.17.1")),
+                ("numpy", Some("1.25.2")),
                 ("pip", Some("23.0.1")),
                 ("setuptools", Some("58.1.0")),
                 ("six", Some("1.16.0")),
@@ -584,7 +585,7 @@ mod tests {
             ]
         );
         assert_eq!(got.distributions[0].path, "/usr/lib/python3/dist-packages/crit-3.17.1-py3.11.egg-info");
-        assert_eq!(got.distributions[3].path, "/usr/lib/python3/dist-packages/six-1.16.0.egg-info/PKG-INFO");
+        assert_eq!(got.distributions[4].path, "/usr/lib/python3/dist-packages/six-1.16.0.egg-info/PKG-INFO");
         assert_eq!(
             got.disagreements,
             ["Python 3.11 is also installed at /usr/bin/python3.11 (package python3.11 3.11.2-6+deb12u6)"]

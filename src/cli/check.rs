@@ -22,7 +22,7 @@ use super::scan::{select, warn_problems};
 
 pub fn run(args: &CheckArgs, printer: &Printer) -> anyhow::Result<i32> {
     let options = ContractOptions { require_airbyte_user: args.require_airbyte_user };
-    let mut selected = select(&args.scan, printer)?;
+    let mut selected = select(&args.scan, true, printer)?;
     let mut findings: Vec<Finding> = Vec::new();
     let mut images_unchecked = 0;
     if !args.images_only {

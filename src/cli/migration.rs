@@ -17,7 +17,7 @@ use super::printer::Style;
 use super::scan::{select, warn_problems};
 
 pub fn run(args: &MigrationArgs, printer: &Printer) -> anyhow::Result<i32> {
-    let mut selected = select(&args.scan, printer)?;
+    let mut selected = select(&args.scan, true, printer)?;
     warn_problems(&args.scan.root, &mut selected.problems, printer);
     let latest = migration::latest_versions(&selected.all, &args.latest);
     let rows = migration::rows(&selected.selected, &latest);

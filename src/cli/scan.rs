@@ -15,14 +15,15 @@ use super::args::ScanArgs;
 /// Discovery and selection without reading Dockerfiles: for commands that only need
 /// metadata.
 pub struct Selected {
-    /// Every discovered connector, selected or not.
+    /// Every discovered connector, selected or not (empty unless asked for).
     pub all: Vec<Connector>,
     pub selected: Vec<Connector>,
     pub layout: Layout,
     pub problems: Vec<Problem>,
 }
 
-pub fn select(args: &ScanArgs, printer: &Printer) -> anyhow::Result<Selected> {
+/// `keep_all`: also return every discovered connector (costs a copy of their metadata).
+pub fn select(args: &ScanArgs, keep_all: bool, printer: &Printer) -> anyhow::Result<Selected> {
     let discovery =
         discover::discover(&args.root, args.layout).with_context(|| format!("cannot scan {}", args.root.display()))?;
     let problems: Vec<Problem> = discovery
@@ -38,7 +39,12 @@ pub fn select(args: &ScanArgs, printer: &Printer) -> anyhow::Result<Selected> {
 
     let selection = args.filters.selection();
     warn_about_empty_filters(&selection, &discovery.connectors, printer)?;
-    let selected = selection.apply(discovery.connectors.clone()).context("invalid filter")?;
+    let (all, connectors) = if keep_all {
+        (discovery.connectors.clone(), discovery.connectors)
+    } else {
+        (Vec::new(), discovery.connectors)
+    };
+    let selected = selection.apply(connectors).context("invalid filter")?;
     if !selected.query_errors.is_empty() {
         printer.detail(&format!(
             "--query could not be evaluated on {} connector(s), counted as no match",
@@ -51,7 +57,7 @@ pub fn select(args: &ScanArgs, printer: &Printer) -> anyhow::Result<Selected> {
     if !selection.is_empty() && selected.connectors.is_empty() {
         printer.warn("no connector matches the filters; nothing is selected");
     }
-    Ok(Selected { all: discovery.connectors, selected: selected.connectors, layout: discovery.layout, problems })
+    Ok(Selected { all, selected: selected.connectors, layout: discovery.layout, problems })
 }
 
 /// Prints problems as warnings, sorted and without duplicates.
@@ -64,7 +70,7 @@ pub fn warn_problems(root: &std::path::Path, problems: &mut Vec<Problem>, printe
 }
 
 pub fn run_scan(args: &ScanArgs, printer: &Printer) -> anyhow::Result<Scan> {
-    let Selected { selected, layout, mut problems, .. } = select(args, printer)?;
+    let Selected { selected, layout, mut problems, .. } = select(args, false, printer)?;
     let options = SemanticOptions::with_extra_labels(&args.ignore_labels);
     let root = &args.root;
     let normalizer = args.normalizer;

@@ -34,8 +34,11 @@ pub fn discover(root: &Path) -> (Vec<Connector>, Vec<DiscoverError>) {
 
 fn read_connector(root: &Path, dir: &Path, metadata_path: &Path) -> (Connector, Option<DiscoverError>) {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // One directory listing answers most of the questions below without a stat each.
+    let entries = Entries::read(dir);
     let dockerfile_path = dir.join("Dockerfile");
-    let dockerfile = dockerfile_path.is_file().then(|| relative(root, &dockerfile_path));
+    let has_dockerfile = entries.has_file("Dockerfile");
+    let dockerfile = has_dockerfile.then(|| relative(root, &dockerfile_path));
     let metadata_rel = relative(root, metadata_path);
     let (data, error) = match read_metadata(metadata_path) {
         Ok(data) => (Some(data), None),
@@ -65,7 +68,7 @@ fn read_connector(root: &Path, dir: &Path, metadata_path: &Path) -> (Connector, 
     let base_image =
         data.as_ref().and_then(|d| d.get("connectorBuildOptions")).and_then(|o| o.get("baseImage")).and_then(scalar);
     let connector = Connector {
-        language: detect_language(dir, &name, dockerfile_path.is_file().then_some(&dockerfile_path)),
+        language: detect_language(dir, &entries, &name, has_dockerfile.then_some(&dockerfile_path)),
         path: relative(root, dir),
         layout: Layout::Airbyte,
         connector_type,
@@ -121,14 +124,45 @@ fn scalar(value: &Value) -> Option<String> {
     }
 }
 
+/// The names in a connector directory, and whether each is a directory.
+struct Entries(Vec<(String, bool)>);
+
+impl Entries {
+    fn read(dir: &Path) -> Entries {
+        let names = std::fs::read_dir(dir)
+            .map(|it| {
+                it.filter_map(Result::ok)
+                    .map(|e| {
+                        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+                        (e.file_name().to_string_lossy().into_owned(), is_dir)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Entries(names)
+    }
+
+    fn has(&self, name: &str, dir: bool) -> bool {
+        self.0.iter().any(|(n, d)| n == name && *d == dir)
+    }
+
+    fn has_file(&self, name: &str) -> bool {
+        self.has(name, false)
+    }
+
+    fn has_dir(&self, name: &str) -> bool {
+        self.has(name, true)
+    }
+}
+
 /// The order Airbyte's `connector_ops` uses: a manifest inside the Python package means
 /// low-code even though setup.py exists too.
-fn detect_language(dir: &Path, name: &str, dockerfile: Option<&std::path::PathBuf>) -> Language {
+fn detect_language(dir: &Path, entries: &Entries, name: &str, dockerfile: Option<&std::path::PathBuf>) -> Language {
     let snake = name.replace('-', "_");
-    if dir.join(&snake).join("manifest.yaml").is_file() {
+    if entries.has_dir(&snake) && dir.join(&snake).join("manifest.yaml").is_file() {
         return Language::LowCode;
     }
-    if dir.join("setup.py").is_file() || dir.join("pyproject.toml").is_file() {
+    if entries.has_file("setup.py") || entries.has_file("pyproject.toml") {
         return Language::Python;
     }
     let java_base = dockerfile.and_then(|p| std::fs::read_to_string(p).ok()).is_some_and(|text| {
@@ -138,10 +172,10 @@ fn detect_language(dir: &Path, name: &str, dockerfile: Option<&std::path::PathBu
                 && words.any(|w| w.starts_with("airbyte/integration-base-java"))
         })
     });
-    if java_base || dir.join("src/main/java").is_dir() {
+    if java_base || (entries.has_dir("src") && dir.join("src/main/java").is_dir()) {
         return Language::Java;
     }
-    if dockerfile.is_none() && dir.join("manifest.yaml").is_file() {
+    if dockerfile.is_none() && entries.has_file("manifest.yaml") {
         return Language::ManifestOnly;
     }
     Language::Unknown

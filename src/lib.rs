@@ -10,6 +10,6 @@ pub mod compare;
 pub mod discover;
 pub mod dockerfile;
 pub mod group;
-pub mod recommend;
 pub mod inspect;
+pub mod recommend;
 pub mod report;

@@ -130,6 +130,73 @@ USER airbyte
 DOCKERFILE
 }
 
+# _dvi_connector_image TAG FAMILY PYTHON PIP EXTRA_PACKAGE [ENV_LINE...]: an image shaped like a
+# 2023 Airbyte Python connector (the notebook's env, pip in site-packages, an entrypoint) on the
+# Debian or Alpine fixture; EXTRA_PACKAGE (or -) is a dpkg stanza appended to the status file.
+# These images are what reports/sample was generated from.
+_dvi_connector_image() {
+  local tag=$1 family=$2 python=$3 pip=$4 extra=$5 ctx docker=${DOCKVAR_TEST_DOCKER_CLI:-docker}
+  shift 5
+  local minor=${python%.*} site
+  ctx=$(mktemp -d)
+  cp -a "$_dvi_root/fixtures/images/$family/." "$ctx/"
+  mkdir -p "$ctx/bin" "$ctx/airbyte/integration_code"
+  cp /bin/busybox "$ctx/bin/busybox"
+  site=$ctx/usr/local/lib/python$minor/site-packages
+  mkdir -p "$site/pip-$pip.dist-info" "$site/setuptools-58.1.0.dist-info"
+  printf 'Metadata-Version: 2.1\nName: pip\nVersion: %s\n' "$pip" >"$site/pip-$pip.dist-info/METADATA"
+  printf 'Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n' >"$site/pip-$pip.dist-info/WHEEL"
+  printf 'Metadata-Version: 2.1\nName: setuptools\nVersion: 58.1.0\n' >"$site/setuptools-58.1.0.dist-info/METADATA"
+  if [[ $family == debian ]]; then
+    cp -a "$_dvi_root/fixtures/images/python/usr/local/lib/python3.9/site-packages/numpy-1.25.2.dist-info" "$site/"
+  else
+    mkdir -p "$ctx/etc" "$ctx/usr/share/zoneinfo/Etc"
+    cp "$_dvi_root/fixtures/images/debian/usr/share/zoneinfo/Etc/UTC" "$ctx/usr/share/zoneinfo/Etc/UTC"
+    ln -s /usr/share/zoneinfo/Etc/UTC "$ctx/etc/localtime"
+    echo Etc/UTC >"$ctx/etc/timezone"
+  fi
+  if [[ -n ${DVI_USER:-} ]]; then
+    printf '%s:x:1000:1000::/airbyte:/bin/sh\n' "$DVI_USER" >>"$ctx/etc/passwd"
+  fi
+  if [[ $extra != - ]]; then
+    printf '\nPackage: %s\nStatus: install ok installed\nPriority: optional\nArchitecture: amd64\nVersion: 1.0-1\nDescription: added by the connector\n' \
+      "$extra" >>"$ctx/var/lib/dpkg/status"
+  fi
+  {
+    echo 'FROM scratch'
+    echo 'COPY . /'
+    echo 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8'
+    echo 'ENV GPG_KEY=E3FF2839C048B25C084DEBE9B26995E310250568'
+    echo "ENV PYTHON_VERSION=$python PYTHON_PIP_VERSION=$pip PYTHON_SETUPTOOLS_VERSION=58.1.0"
+    echo "ENV PYTHON_GET_PIP_URL=https://github.com/pypa/get-pip/raw/9af82b715db434abb94a0a6f3569f43e72157346/public/get-pip.py"
+    local line
+    for line in "$@"; do echo "ENV $line"; done
+    echo 'WORKDIR /airbyte/integration_code'
+    echo 'ENTRYPOINT ["python", "/airbyte/integration_code/main.py"]'
+    if [[ -n ${DVI_USER:-} ]]; then echo "USER $DVI_USER"; fi
+  } >"$ctx/Dockerfile"
+  DOCKER_BUILDKIT=0 "$docker" build -q --network=none -t "$tag" "$ctx" >/dev/null
+  rm -rf "$ctx"
+}
+
+# _dvi_sample_images: the images reports/sample.map names, and one that meets the sample's
+# checks.yaml.
+_dvi_sample_images() {
+  local entry='AIRBYTE_ENTRYPOINT="python /airbyte/integration_code/main.py"'
+  _dvi_connector_image dockvar-sample/python-base:1 debian 3.9.18 23.0.1 -
+  _dvi_connector_image dockvar-sample/v1:1 debian 3.9.18 23.0.1 libgdal32 "$entry"
+  _dvi_connector_image dockvar-sample/v2:1 alpine 3.9.11 22.0.4 - "$entry"
+  _dvi_connector_image dockvar-sample/v3:1 debian 3.9.17 23.0.1 - "$entry"
+  _dvi_connector_image dockvar-sample/zendesk-chat:1 debian 3.9.16 23.0.1 unixodbc \
+    'AIRBYTE_ENTRYPOINT="python /airbyte/integration_code/main_dev.py"' \
+    AIRBYTE_IMPL_MODULE=source_zendesk_chat AIRBYTE_IMPL_PATH=SourceZendeskChat CODE_PATH=source_zendesk_chat
+  _dvi_connector_image dockvar-sample/slack:1 debian 3.9.18 23.0.1 - "$entry" CODE_PATH=source_slack \
+    WORKDIR=/airbyte/integration_code
+  _dvi_connector_image dockvar-sample/klaviyo:1 debian 3.9.11 22.0.4 - "$entry" TZ=Europe/Berlin
+  # Built on the recommended base: meets reports/sample/checks.yaml.
+  DVI_USER=airbyte _dvi_connector_image dockvar-sample/conforming:1 debian 3.9.18 23.0.1 - "$entry" TZ=UTC
+}
+
 # _dvi_export NAME: builds dockvar-test/NAME:1 and writes its three exported copies.
 _dvi_export() {
   local name=$1 out=$DOCKVAR_TEST_IMAGES/$1 ctx docker=${DOCKVAR_TEST_DOCKER_CLI:-docker}
@@ -158,6 +225,7 @@ images_build() {
   _dvi_export layered
   _dvi_export alpine
   _dvi_export contract
+  _dvi_sample_images
   export DOCKVAR_TEST_ENGINE_IMAGE=dockvar-test/engine:1
   local name
   for name in engine layered; do

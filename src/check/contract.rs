@@ -66,7 +66,10 @@ fn relative_path(words: &[String]) -> Option<&str> {
     })
 }
 
-pub(crate) fn entrypoint_problem(entrypoint: Option<&[String]>, airbyte_entrypoint: Option<&str>) -> Option<(String, String)> {
+pub(crate) fn entrypoint_problem(
+    entrypoint: Option<&[String]>,
+    airbyte_entrypoint: Option<&str>,
+) -> Option<(String, String)> {
     let Some(value) = airbyte_entrypoint else {
         return Some((
             "AIRBYTE_ENTRYPOINT is not set".into(),

@@ -57,8 +57,89 @@ pub enum Command {
     Check(CheckArgs),
     /// Compare images' environment variables: same everywhere, different values, set on only some.
     Envdiff(CompareArgs),
+    /// Propose one consolidated base image for the selected connectors, with the evidence.
+    Recommend(RecommendArgs),
+    /// Scan, inspect one image per variant, compare, recommend: the whole analysis as files.
+    Report(ReportArgs),
+    /// Verify images against a checks.yaml (from `dockvar recommend`), statically.
+    CheckImage(CheckImageArgs),
     /// System packages each image adds beyond its base image, and Python and pip versions.
     Packages(CompareArgs),
+}
+
+/// Scan, then inspect one representative image per variant.
+#[derive(Debug, Clone, Args)]
+pub struct AnalysisArgs {
+    #[command(flatten)]
+    pub scan: ScanArgs,
+
+    /// File of `connector=image` lines (an image per variant, for images that live elsewhere); a
+    /// key may also be a base image named in a Dockerfile, to compare packages against it.
+    #[arg(long, value_name = "MAP")]
+    pub images: Option<PathBuf>,
+
+    /// Platform to pick from multi-platform images.
+    #[arg(long, default_value = "linux/amd64", value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: String,
+
+    /// Read every image again instead of using cached facts.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Allow plain HTTP to registries that are not on loopback.
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Ask the registry for the proposed base image's digest (needs the registry reachable).
+    #[arg(long)]
+    pub resolve_digest: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+
+    /// Output format: markdown (the reasoning, Dockerfile and checks) or json.
+    #[arg(long, value_enum, default_value_t = Format::Markdown)]
+    pub format: Format,
+
+    /// Also write Dockerfile, checks.yaml and recommendation.md into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+
+    /// Directory the report files are written to.
+    #[arg(long, value_name = "DIR", default_value = "reports/latest")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckImageArgs {
+    /// Images to verify (any reference `inspect` takes).
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+
+    /// The checks file, as `dockvar recommend --out` writes it.
+    #[arg(long, value_name = "FILE")]
+    pub checks: PathBuf,
+
+    /// Platform to pick from multi-platform images.
+    #[arg(long, default_value = "linux/amd64", value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: String,
+
+    /// Read every image again instead of using cached facts.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Allow plain HTTP to registries that are not on loopback.
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Args)]

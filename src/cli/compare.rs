@@ -67,12 +67,12 @@ pub fn envdiff(args: &CompareArgs, printer: &Printer) -> anyhow::Result<i32> {
     let text = match args.format {
         Format::Json => json::to_text(&env_json(&diff)),
         Format::Csv => report::csv::render_table(&env_long_table(&diff))?,
-        Format::Markdown => env_tables(&diff)
+        Format::Markdown => markdown::env_tables(&diff)
             .iter()
             .map(|(title, t)| format!("### {title}\n\n{}", markdown::render(t)))
             .collect::<Vec<_>>()
             .join("\n"),
-        Format::Table => env_tables(&diff)
+        Format::Table => markdown::env_tables(&diff)
             .iter()
             .map(|(title, t)| format!("{}\n{}", printer.paint(Style::Bold, title), table::render(t, printer.color())))
             .collect::<Vec<_>>()
@@ -92,30 +92,6 @@ pub fn env_json(diff: &EnvDiff) -> serde_json::Value {
         "different": diff.different.iter().map(|d| json!({"name": d.name, "values": d.values})).collect::<Vec<_>>(),
         "partial": diff.partial.iter().map(|p| json!({"name": p.name, "images": p.images, "values": p.values})).collect::<Vec<_>>(),
     })
-}
-
-pub fn env_tables(diff: &EnvDiff) -> Vec<(String, Table)> {
-    let mut same = Table::new(&["NAME", "VALUE", "FROM BASE"]);
-    for v in &diff.same {
-        same.push(vec![v.name.clone(), v.value.clone(), if v.from_base { "yes" } else { "no" }.into()]);
-    }
-    let mut different = Table::new(&["NAME", "VALUE", "IMAGES"]);
-    for v in &diff.different {
-        for (i, (value, images)) in v.groups.iter().enumerate() {
-            let name = if i == 0 { v.name.clone() } else { String::new() };
-            different.push(vec![name, value.clone(), images.join(", ")]);
-        }
-    }
-    let mut partial = Table::new(&["NAME", "IMAGES", "VALUES"]);
-    for v in &diff.partial {
-        let values: Vec<String> = v.images.iter().filter_map(|i| v.values.get(i).cloned()).collect();
-        partial.push(vec![v.name.clone(), v.images.join(", "), values.join(", ")]);
-    }
-    vec![
-        (format!("Set on every image with the same value ({})", diff.same.len()), same),
-        (format!("Set on every image with different values ({})", diff.different.len()), different),
-        (format!("Set on only some images ({})", diff.partial.len()), partial),
-    ]
 }
 
 fn env_long_table(diff: &EnvDiff) -> Table {

@@ -4,6 +4,7 @@
 //! Exit codes: 0 success; 1 the run finished but found what the user asked to fail on
 //! (`--strict` with problems, a file `parse` could not read); 2 usage or fatal errors.
 
+mod analysis;
 mod args;
 mod check;
 mod compare;
@@ -13,6 +14,7 @@ mod inspect;
 mod migration;
 mod parse;
 mod printer;
+mod report;
 mod scan;
 mod variants;
 
@@ -59,6 +61,9 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<i32> {
         args::Command::Check(a) => check::run(a, printer),
         args::Command::Envdiff(a) => compare::envdiff(a, printer),
         args::Command::Packages(a) => compare::packages(a, printer),
+        args::Command::Recommend(a) => report::recommend(a, printer),
+        args::Command::Report(a) => report::report(a, printer),
+        args::Command::CheckImage(a) => report::check_image(a, printer),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Fingerprinted connectors in, `Vec<Variant>` out: connectors grouped by variant hash in a
 //! polars frame, sorted by size, each with its traits, family and nearest other variant.
 
+pub mod describe;
 pub mod family;
 pub mod frame;
 

@@ -139,7 +139,11 @@ pub fn check_facts(facts: &ImageFacts, checks: &Checks) -> Vec<CheckFailure> {
     if let Some(want) = &checks.user
         && (facts.user.name.as_deref() != Some(want.as_str()) || facts.user.root && want != "root")
     {
-        let who = facts.user.name.clone().unwrap_or_else(|| if facts.user.spec.is_empty() { "root".into() } else { facts.user.spec.clone() });
+        let who = facts
+            .user
+            .name
+            .clone()
+            .unwrap_or_else(|| if facts.user.spec.is_empty() { "root".into() } else { facts.user.spec.clone() });
         fail("user", format!("runs as {who}, expected {want}"));
     }
     let env: BTreeMap<&str, &str> = facts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

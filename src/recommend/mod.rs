@@ -98,7 +98,10 @@ fn connectors_of<'a>(images: impl Iterator<Item = &'a VariantImage<'a>>) -> Vec<
 }
 
 fn numeric(version: &str) -> Vec<u64> {
-    version.split('.').map(|p| p.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0)).collect()
+    version
+        .split('.')
+        .map(|p| p.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0))
+        .collect()
 }
 
 fn minor(version: &str) -> String {
@@ -133,8 +136,9 @@ pub fn recommend(e: &Evidence<'_>) -> Recommendation {
         "no inspected Python distribution ships a manylinux (glibc) wheel".to_string()
     } else {
         format!(
-            "{} ship manylinux wheels, which are built against glibc and do not run on Alpine's musl",
-            manylinux.iter().cloned().collect::<Vec<_>>().join(", ")
+            "{} {} manylinux wheels, which are built against glibc and do not run on Alpine's musl",
+            manylinux.iter().cloned().collect::<Vec<_>>().join(", "),
+            if manylinux.len() == 1 { "ships" } else { "ship" }
         )
     };
     let moved: Vec<&VariantImage> = e.images.iter().filter(|i| family_of(i.variant, i.facts) != family).collect();
@@ -145,9 +149,9 @@ pub fn recommend(e: &Evidence<'_>) -> Recommendation {
             "{}; {wheels}. {}",
             family_counts.join("; "),
             if family == "debian" {
-                "Debian works for every connector; Alpine saves space but breaks glibc-only wheels"
+                "Debian works for every connector; Alpine saves space but breaks glibc-only wheels."
             } else {
-                "every image is Alpine and nothing needs glibc"
+                "every image is Alpine and nothing needs glibc."
             }
         ),
         affects: connectors_of(moved.into_iter()),
@@ -159,19 +163,21 @@ pub fn recommend(e: &Evidence<'_>) -> Recommendation {
     for (v, n) in &pythons {
         *minors.entry(minor(v)).or_default() += n;
     }
-    let top_minor = minors.iter().max_by(|a, b| a.1.cmp(b.1).then_with(|| numeric(b.0).cmp(&numeric(a.0)))).map(|(m, _)| m.clone());
+    let top_minor =
+        minors.iter().max_by(|a, b| a.1.cmp(b.1).then_with(|| numeric(b.0).cmp(&numeric(a.0)))).map(|(m, _)| m.clone());
     let python = top_minor.as_ref().and_then(|m| {
         pythons.iter().map(|(v, _)| v).filter(|v| minor(v) == *m).max_by(|a, b| numeric(a).cmp(&numeric(b))).cloned()
     });
     let spread: Vec<String> = pythons.iter().map(|(v, n)| format!("{v} ({n})")).collect();
     if let Some(python) = &python {
-        let off: Vec<&VariantImage> = e.images.iter().filter(|i| image_python(i).as_deref() != Some(python.as_str())).collect();
+        let off: Vec<&VariantImage> =
+            e.images.iter().filter(|i| image_python(i).as_deref() != Some(python.as_str())).collect();
         choices.push(Choice {
             topic: "python".into(),
             choice: python.clone(),
             evidence: format!(
-                "Python {} is what most images run; {python} is the newest patch of it seen in the images \
-                 (check python.org for a newer one). Spread: {}",
+                "Python {} is what most variants run; {python} is the newest patch of it seen in the images \
+                 (check python.org for a newer one). Spread over variants: {}.",
                 top_minor.clone().unwrap_or_default(),
                 spread.join(", ")
             ),
@@ -187,7 +193,7 @@ pub fn recommend(e: &Evidence<'_>) -> Recommendation {
             topic: "pip".into(),
             choice: pip.clone(),
             evidence: format!(
-                "pinned to the newest pip seen, for reproducible builds. Spread: {}",
+                "pinned to the newest pip seen, for reproducible builds. Spread over images: {}.",
                 pips.iter().map(|g| format!("{} ({})", g.version, g.images.len())).collect::<Vec<_>>().join(", ")
             ),
             affects: affected_by_versions(e, pips, pip),
@@ -215,7 +221,7 @@ pub fn recommend(e: &Evidence<'_>) -> Recommendation {
         choice: base_image.clone(),
         evidence: format!(
             "the full {codename} image rather than -slim: it carries the system packages connectors' dependencies \
-             may need, which matters more here than image size"
+             may need, which matters more here than image size."
         ),
         affects: all_connectors.clone(),
     });
@@ -230,7 +236,7 @@ pub fn recommend(e: &Evidence<'_>) -> Recommendation {
             Some(_) => "resolved from the registry: the tag can move, the digest cannot".into(),
             None => format!(
                 "tags move (python:3.9-slim followed every 3.9 patch), so pin the digest: \
-                 `docker buildx imagetools inspect {base_image}` prints it; use `{base_image}@sha256:<digest>`"
+                 `docker buildx imagetools inspect {base_image}` prints it; use `{base_image}@sha256:<digest>`."
             ),
         },
         affects: all_connectors.clone(),
@@ -249,20 +255,21 @@ pub fn recommend(e: &Evidence<'_>) -> Recommendation {
         topic: "timezone".into(),
         choice: "UTC".into(),
         evidence: format!(
-            "{} of {} variants do not set UTC explicitly; the base image sets it once for all",
+            "{} of {} variants do not run in UTC; the base image sets it once for all.",
             not_utc.len(),
             e.images.len()
         ),
         affects: connectors_of(not_utc.into_iter()),
     });
-    let lang = e.env.same.iter().find(|v| v.name == "LANG").map(|v| v.value.clone()).unwrap_or_else(|| "C.UTF-8".into());
+    let lang =
+        e.env.same.iter().find(|v| v.name == "LANG").map(|v| v.value.clone()).unwrap_or_else(|| "C.UTF-8".into());
     choices.push(Choice {
         topic: "LANG".into(),
         choice: lang.clone(),
         evidence: if e.env.same.iter().any(|v| v.name == "LANG") {
-            "every image sets it to this value".into()
+            "every image sets it to this value.".into()
         } else {
-            "not set alike by every image; C.UTF-8 is the Python images' default".into()
+            "not set alike by every image; C.UTF-8 is the Python images' default.".into()
         },
         affects: Vec::new(),
     });
@@ -306,7 +313,7 @@ fn python_versions(e: &Evidence<'_>) -> Vec<(String, usize)> {
         }
     }
     let mut out: Vec<(String, usize)> = counts.into_iter().collect();
-    out.sort_by(|a, b| numeric(&b.0).cmp(&numeric(&a.0)));
+    out.sort_by_key(|(v, _)| std::cmp::Reverse(numeric(v)));
     out
 }
 

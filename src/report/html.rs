@@ -5,8 +5,9 @@
 //! The page loads nothing: no scripts, no external styles, fonts or images, and a
 //! Content-Security-Policy that forbids them, so it can be mailed or attached as is. Every
 //! field of the input may be missing, null or of the wrong type; the page then says so
-//! instead of failing. Arrays are read in order and objects only by key (or in the order
-//! of `env.images`), so the same input always gives the same bytes.
+//! instead of failing. Arrays are read in order and objects by key, or in the order of
+//! `env.images` and then serde_json's own, never a hash map's: the same input always gives
+//! the same bytes.
 
 use std::fmt::Write;
 
@@ -215,7 +216,9 @@ fn and_list(items: &[String]) -> String {
 }
 
 fn percent(part: u64, whole: u64) -> u64 {
-    if whole == 0 { 0 } else { (part * 100 + whole / 2) / whole }
+    // In u128: counts come from the input and may be anything up to u64::MAX.
+    let (part, whole) = (u128::from(part), u128::from(whole));
+    (part * 100 + whole / 2).checked_div(whole).map_or(0, |p| u64::try_from(p).unwrap_or(u64::MAX))
 }
 
 /// A table of pre-escaped HTML cells, or `empty` as a paragraph when there are no rows.
@@ -223,7 +226,7 @@ fn percent(part: u64, whole: u64) -> u64 {
 /// of long values (hashes, URLs) take the class `wrap`, which lets them break anywhere.
 fn table(out: &mut String, class: &str, headers: &[&str], rows: &[Vec<String>], empty: &str) {
     if rows.is_empty() {
-        let _ = write!(out, "<p class=\"muted\">{}</p>\n", escape(empty));
+        let _ = writeln!(out, "<p class=\"muted\">{}</p>", escape(empty));
         return;
     }
     let numeric: Vec<bool> = headers.iter().map(|h| h.starts_with('#') && h.len() > 1).collect();
@@ -343,8 +346,8 @@ fn summary(out: &mut String, ctx: &Ctx<'_>) {
             let _ = write!(story, "{n} of them have no Dockerfile and are left out. ");
         }
     }
-    let total: u64 = ctx.variants.iter().map(variant_count).sum();
-    let top: u64 = ctx.variants.iter().take(3).map(variant_count).sum();
+    let total = ctx.variants.iter().map(variant_count).fold(0, u64::saturating_add);
+    let top = ctx.variants.iter().take(3).map(variant_count).fold(0, u64::saturating_add);
     if ctx.variants.is_empty() {
         story.push_str("No Dockerfile variant was found. ");
     } else {
@@ -367,7 +370,11 @@ fn summary(out: &mut String, ctx: &Ctx<'_>) {
             story,
             "One representative image per variant was inspected: {} read{}.",
             plural(inspected, "image was", "images were"),
-            if failed > 0 { format!(", {failed} could not be (see <a href=\"#problems\">Problems</a>)") } else { String::new() }
+            if failed > 0 {
+                format!(", {failed} could not be (see <a href=\"#problems\">Problems</a>)")
+            } else {
+                String::new()
+            }
         );
     }
     let _ = writeln!(out, "<p>{story}</p>");
@@ -499,7 +506,8 @@ fn variants(out: &mut String, ctx: &Ctx<'_>) {
         let diff = list(field(nearest, "diff"));
         if let (Some(nid), false) = (str_field(nearest, "id"), diff.is_empty()) {
             let rank = ctx.rank(&nid).map_or_else(String::new, |r| format!("variant {r}, "));
-            let _ = write!(out, "<p>Closest other variant: {rank}<code>{}</code>:</p>\n<pre class=\"diff\">", escape(&nid));
+            let _ =
+                write!(out, "<p>Closest other variant: {rank}<code>{}</code>:</p>\n<pre class=\"diff\">", escape(&nid));
             for d in diff {
                 let op = str_field(d, "op").unwrap_or_default();
                 let class = match op.as_str() {
@@ -553,8 +561,8 @@ fn base_images(out: &mut String, ctx: &Ctx<'_>) {
         let variants = count(field(b, "variants")).unwrap_or(0);
         match families.iter_mut().find(|(f, _, _)| *f == family) {
             Some(entry) => {
-                entry.1 += connectors;
-                entry.2 += variants;
+                entry.1 = entry.1.saturating_add(connectors);
+                entry.2 = entry.2.saturating_add(variants);
             }
             None => families.push((family, connectors, variants)),
         }
@@ -567,7 +575,12 @@ fn base_images(out: &mut String, ctx: &Ctx<'_>) {
         let parts: Vec<String> = present
             .iter()
             .map(|(f, c, v)| {
-                format!("{} ({}, {})", escape(f), plural(*v, "variant", "variants"), plural(*c, "connector", "connectors"))
+                format!(
+                    "{} ({}, {})",
+                    escape(f),
+                    plural(*v, "variant", "variants"),
+                    plural(*c, "connector", "connectors")
+                )
             })
             .collect();
         let _ = writeln!(
@@ -601,7 +614,9 @@ fn base_images(out: &mut String, ctx: &Ctx<'_>) {
     let spread = |key: &str| -> Vec<(String, u64)> {
         list(field(versions, key))
             .iter()
-            .map(|v| (str_field(v, "version").unwrap_or_else(|| "unknown".into()), list(field(v, "images")).len() as u64))
+            .map(|v| {
+                (str_field(v, "version").unwrap_or_else(|| "unknown".into()), list(field(v, "images")).len() as u64)
+            })
             .collect()
     };
     let python = spread("python");
@@ -682,17 +697,22 @@ fn env(out: &mut String, ctx: &Ctx<'_>) {
     let different = list(field(env, "different"));
     let partial = list(field(env, "partial"));
     let from_base = same.iter().filter(|s| field(s, "from_base").as_bool() == Some(true)).count() as u64;
-    let _ = writeln!(
-        out,
-        "<p>Variables set in the configuration of {}. {} set on every image with the same value ({} from the base \
+    let no_data = images.is_empty() && same.is_empty() && different.is_empty() && partial.is_empty();
+    if no_data {
+        out.push_str("<p class=\"muted\">The report has no environment data: no image was inspected.</p>\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "<p>Variables set in the configuration of {}. {} set on every image with the same value ({} from the base \
          image): checks can assert them on every connector image. {} set on every image with different values. {} \
          set on only some images: connectors that need them need a build hook.</p>",
-        plural(images.len() as u64, "image", "images"),
-        plural(same.len() as u64, "is", "are"),
-        from_base,
-        plural(different.len() as u64, "is", "are"),
-        plural(partial.len() as u64, "is", "are"),
-    );
+            plural(images.len() as u64, "image", "images"),
+            plural(same.len() as u64, "is", "are"),
+            from_base,
+            plural(different.len() as u64, "is", "are"),
+            plural(partial.len() as u64, "is", "are"),
+        );
+    }
 
     let columns: Vec<String> = images.iter().map(|i| ctx.label(i)).collect();
     let mut rows: Vec<String> = Vec::new();
@@ -738,13 +758,18 @@ fn env(out: &mut String, ctx: &Ctx<'_>) {
     for p in partial {
         let name = name_of(p);
         let set_on = strings(field(p, "images"));
+        let values = field(p, "values");
         cells.push(
             images
                 .iter()
                 .map(|i| {
-                    let (state, verb) =
-                        if set_on.contains(i) { (CellState::Partial, "set") } else { (CellState::Unset, "not set") };
-                    MatrixCell { state, note: format!("{name} {verb} on {}", ctx.label(i)), mark: String::new() }
+                    let label = ctx.label(i);
+                    let (state, note) = match (set_on.contains(i), str_field(values, i)) {
+                        (true, Some(v)) => (CellState::Partial, format!("{name}={v} on {label}")),
+                        (true, None) => (CellState::Partial, format!("{name} set on {label}")),
+                        (false, _) => (CellState::Unset, format!("{name} not set on {label}")),
+                    };
+                    MatrixCell { state, note, mark: String::new() }
                 })
                 .collect(),
         );
@@ -752,6 +777,10 @@ fn env(out: &mut String, ctx: &Ctx<'_>) {
     }
     out.push_str(&svg::matrix("chart-env", "Environment variables by image", &rows, &columns, &cells));
     out.push('\n');
+    if no_data {
+        out.push_str("</section>\n");
+        return;
+    }
 
     out.push_str("<h3>Same value on every image</h3>\n");
     let rows: Vec<Vec<String>> = same
@@ -799,11 +828,20 @@ fn env(out: &mut String, ctx: &Ctx<'_>) {
         .map(|p| {
             let set_on = strings(field(p, "images"));
             let not_on: Vec<String> = images.iter().filter(|i| !set_on.contains(i)).map(|i| ctx.label(i)).collect();
+            let values: Vec<String> =
+                group_by_value(field(p, "values"), &set_on).into_iter().map(|(value, _)| value).collect();
             let set_on: Vec<String> = set_on.iter().map(|i| ctx.label(i)).collect();
-            vec![code(str_field(p, "name")), names(&set_on, "images"), names(&not_on, "images")]
+            let values = if values.is_empty() { MISSING.to_string() } else { names(&values, "values") };
+            vec![code(str_field(p, "name")), values, names(&set_on, "images"), names(&not_on, "images")]
         })
         .collect();
-    table(out, "", &["Variable", "Set on", "Not set on"], &rows, "Every variable is set on every image.");
+    table(
+        out,
+        "wrap",
+        &["Variable", "Values", "Set on", "Not set on"],
+        &rows,
+        "No variable is set on only some images.",
+    );
     out.push_str("</section>\n");
 }
 
@@ -922,7 +960,14 @@ fn recommendation(out: &mut String, ctx: &Ctx<'_>) {
     }
     match str_field(reco, "base_image") {
         Some(b) => {
-            let _ = writeln!(out, "<p class=\"proposal\">Proposed base image: <code>{}</code></p>", escape(&b));
+            let _ = write!(out, "<p class=\"proposal\">Proposed base image: <code>{}</code>", escape(&b));
+            match str_field(reco, "pinned") {
+                Some(p) if p != b => {
+                    let _ = write!(out, ", pinned as <code>{}</code>", escape(&p));
+                }
+                _ => {}
+            }
+            out.push_str("</p>\n");
         }
         None => out.push_str("<p class=\"muted\">No base image could be proposed.</p>\n"),
     }
@@ -936,15 +981,16 @@ fn recommendation(out: &mut String, ctx: &Ctx<'_>) {
             } else {
                 names(&affects, "connectors")
             };
-            vec![
-                cell(str_field(c, "topic")),
-                code(str_field(c, "choice")),
-                cell(str_field(c, "evidence")),
-                affects,
-            ]
+            vec![cell(str_field(c, "topic")), code(str_field(c, "choice")), cell(str_field(c, "evidence")), affects]
         })
         .collect();
-    table(out, "wrap", &["Topic", "Choice", "Evidence", "Connectors affected"], &rows, "The recommendation lists no choices.");
+    table(
+        out,
+        "wrap",
+        &["Topic", "Choice", "Evidence", "Connectors affected"],
+        &rows,
+        "The recommendation lists no choices.",
+    );
     out.push_str("<h3>Exceptions that need a build hook</h3>\n");
     let rows: Vec<Vec<String>> = list(field(reco, "exceptions"))
         .iter()

@@ -124,3 +124,86 @@ pub fn parsed_file(path: &str, result: &Result<(Dockerfile, String), ParseError>
 pub fn parsed_files(files: Vec<Value>) -> Value {
     json!({ "schema_version": SCHEMA_VERSION, "files": files })
 }
+
+/// `report.json`: the whole analysis, in the shape `report.html` is drawn from.
+pub fn report(a: &crate::report::Analysis) -> Value {
+    let scan = &a.scan;
+    let variants: Vec<Value> = scan
+        .variants
+        .iter()
+        .map(|v| {
+            let mut value = variant(v);
+            if let Value::Object(map) = &mut value {
+                map.insert("canonical".into(), Value::String(v.canonical.clone()));
+            }
+            value
+        })
+        .collect();
+    let images: Vec<Value> = a
+        .images
+        .iter()
+        .map(|i| {
+            let f = i.facts();
+            json!({
+                "variant": i.variant,
+                "connector": i.connector,
+                "reference": i.reference,
+                "source": f.map(|f| f.source.clone()),
+                "error": i.error(),
+                "os": f.and_then(|f| f.os.pretty_name.clone().or(f.os.id.clone())),
+                "os_id": f.and_then(|f| f.os.id.clone()),
+                "architecture": f.and_then(|f| f.architecture.clone()),
+                "python": f.and_then(|f| f.python.as_ref().map(|p| p.version.clone())),
+                "pip": f.and_then(|f| f.pip.as_ref().map(|p| p.version.clone())),
+                "timezone": f.and_then(|f| f.timezone.as_ref().map(|t| t.version.clone())),
+                "user": f.map(|f| f.user.name.clone().unwrap_or_else(|| if f.user.spec.is_empty() { "root".into() } else { f.user.spec.clone() })),
+                "packages": f.map(|f| f.packages.items.len()),
+                "package_manager": f.map(|f| f.packages.manager.clone()),
+            })
+        })
+        .collect();
+    json!({
+        "schema_version": SCHEMA_VERSION,
+        "root": scan.root,
+        "normalizer": scan.normalizer,
+        "selection": a.selection,
+        "connectors_selected": scan.connectors.len(),
+        "connectors_without_dockerfile": scan.without_dockerfile(),
+        "variants": variants,
+        "differences": a.differences,
+        "images": images,
+        "base_images": base_images(a),
+        "versions": { "python": a.packages.python, "pip": a.packages.pip },
+        "env": a.env,
+        "packages": { "images": a.packages.images, "union": a.packages.union },
+        "recommendation": a.recommendation,
+        "errors": problems(&scan.problems),
+    })
+}
+
+/// Base images of the final stages, with their family and how many variants and connectors
+/// use each; sorted by connectors, then name.
+pub fn base_images(a: &crate::report::Analysis) -> Vec<Value> {
+    let mut rows: std::collections::BTreeMap<String, (String, usize, usize)> = std::collections::BTreeMap::new();
+    for (v, i) in a.scan.variants.iter().zip(&a.images) {
+        let base = v.traits.final_base.clone().unwrap_or_else(|| "(unknown)".into());
+        let family = match i.facts().and_then(|f| f.os.id.clone()) {
+            Some(id) if id == "alpine" => "alpine".to_string(),
+            Some(id) if id == "debian" || id == "ubuntu" => "debian".to_string(),
+            Some(_) => "other".to_string(),
+            None if base.contains("alpine") => "alpine".to_string(),
+            None if base.starts_with("python") || base.contains("slim") || base.contains("debian") => {
+                "debian".to_string()
+            }
+            None => "other".to_string(),
+        };
+        let entry = rows.entry(base).or_insert((family, 0, 0));
+        entry.1 += 1;
+        entry.2 += v.count;
+    }
+    let mut out: Vec<(String, (String, usize, usize))> = rows.into_iter().collect();
+    out.sort_by(|a, b| b.1.2.cmp(&a.1.2).then_with(|| a.0.cmp(&b.0)));
+    out.into_iter()
+        .map(|(image, (family, variants, connectors))| json!({"image": image, "family": family, "variants": variants, "connectors": connectors}))
+        .collect()
+}

@@ -133,13 +133,15 @@ pub fn bar_chart<S: AsRef<str>>(title: &str, bars: &[(S, u64)], opts: &BarOption
             ty = num(y + BAR / 2.0 + 4.0),
         );
     }
-    let _ = write!(
-        out,
-        "<text x=\"{x}\" y=\"{y}\" fill=\"#666\" font-size=\"11\">{unit}</text>",
-        x = num(label_w),
-        y = num(height - 5.0),
-        unit = escape(opts.unit),
-    );
+    if !bars.is_empty() {
+        let _ = write!(
+            out,
+            "<text x=\"{x}\" y=\"{y}\" fill=\"#666\" font-size=\"11\">{unit}</text>",
+            x = num(label_w),
+            y = num(height - 5.0),
+            unit = escape(opts.unit),
+        );
+    }
     out.push_str("</svg>");
     out
 }

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Generates an Airbyte-shaped monorepo for benchmarks.
 
-Usage: scripts/gen-monorepo.py OUT N [--seed S]
+Usage: scripts/gen-monorepo.py OUT N [--seed S] [--variants K]
 
 OUT/airbyte-integrations/connectors/<name>/ gets metadata.yaml, a Dockerfile drawn from
 24 templates (3 notebook variants, each in 8 formatting/ordering flavours, so that variant
 counts stay realistic), setup.py, main.py and a package directory, like a real connector.
-Deterministic for a given N and seed. Standard library only.
+With --variants K, the Dockerfiles fall into exactly K variants instead (for benchmarks that
+need one image per variant). Deterministic for a given N and seed. Standard library only.
 """
 import random
 import sys
@@ -108,7 +109,9 @@ def main(argv):
     if len(argv) < 3:
         sys.exit("usage: gen-monorepo.py OUT N [--seed S]")
     out, n = Path(argv[1]), int(argv[2])
-    seed = int(argv[4]) if len(argv) > 4 and argv[3] == "--seed" else 1
+    options = dict(zip(argv[3::2], argv[4::2]))
+    seed = int(options.get("--seed", 1))
+    variants = int(options["--variants"]) if "--variants" in options else None
     rng = random.Random(seed)
     root = out / "airbyte-integrations" / "connectors"
     root.mkdir(parents=True, exist_ok=True)
@@ -129,7 +132,11 @@ def main(argv):
             name=name, short=short, version=version, uuid=f"{i:08x}-0000-4000-8000-{i:012x}",
             title=short.title(), stage=rng.choice(["generally_available", "beta", "alpha"]),
             level=rng.choice(["certified", "community", "community"]), build=build))
-        if not migrated:
+        if variants is not None:
+            k = i % variants
+            text = templates[k % 3].format(name=name, snake=snake, version=version)
+            (d / "Dockerfile").write_text(text + f"LABEL build.flavor={k}\n")
+        elif not migrated:
             template = templates[rng.randrange(3)]
             text = template.format(name=name, snake=snake, version=version)
             (d / "Dockerfile").write_text(flavour(text, rng.randrange(8)))

@@ -77,7 +77,17 @@ pub fn analyze(args: &AnalysisArgs, printer: &Printer) -> anyhow::Result<Analysi
         Some(path) => read_map(path)?,
         None => BTreeMap::new(),
     };
+    let clock = std::time::Instant::now();
+    let mut lap = {
+        let mut last = clock;
+        move |stage: &str, printer: &Printer| {
+            let now = std::time::Instant::now();
+            printer.detail(&format!("{stage}: {} ms", (now - last).as_millis()));
+            last = now;
+        }
+    };
     let scan = run_scan(&args.scan, printer)?;
+    lap("scan and group", printer);
 
     // One image per variant: the first connector (by name) with a mapped image, else the
     // example connector's image from its metadata.
@@ -107,6 +117,7 @@ pub fn analyze(args: &AnalysisArgs, printer: &Printer) -> anyhow::Result<Analysi
     };
     let inspected: BTreeMap<String, Inspection> =
         references.iter().cloned().zip(inspect_all(&references, &options, printer)).collect();
+    lap(&format!("inspect {} image(s)", references.len()), printer);
     for i in inspected.values() {
         if let Some(e) = &i.error {
             printer.warn(e);
@@ -163,6 +174,7 @@ pub fn analyze(args: &AnalysisArgs, printer: &Printer) -> anyhow::Result<Analysi
         .map(|(v, i)| recommend::VariantImage { variant: v, label: i.reference.clone(), facts: i.facts() })
         .collect();
     let mut evidence = Evidence { images: evidence_images, env: &env, packages: &packages, digest: None };
+    lap("compare", printer);
     let mut recommendation = recommend::recommend(&evidence);
     if args.resolve_digest {
         match resolve_digest(&recommendation.base_image, &options) {
@@ -174,6 +186,7 @@ pub fn analyze(args: &AnalysisArgs, printer: &Printer) -> anyhow::Result<Analysi
         }
     }
     let differences = describe_differences(&scan.variants, 3);
+    lap("recommend", printer);
     Ok(Analysis { selection: describe_selection(&args.scan), scan, images, env, packages, recommendation, differences })
 }
 

@@ -17,6 +17,7 @@ use super::printer::Style;
 
 pub fn report(args: &ReportArgs, printer: &Printer) -> anyhow::Result<i32> {
     let analysis = analyze(&args.analysis, printer)?;
+    let writing = std::time::Instant::now();
     let out = &args.out;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let doc = json::report(&analysis);
@@ -24,6 +25,7 @@ pub fn report(args: &ReportArgs, printer: &Printer) -> anyhow::Result<i32> {
     report::write_text(&markdown::report(&analysis), &out.join("report.md"))?;
     report::write_text(&report::html::render(&doc), &out.join("report.html"))?;
     report::parquet::write_report(&analysis, out)?;
+    printer.detail(&format!("write report files: {} ms", writing.elapsed().as_millis()));
     let failed = analysis.images.iter().filter(|i| i.error().is_some()).count();
     printer.print(&format!(
         "wrote {} (report.md, report.html, report.json, 5 parquet tables): {} connectors, {} variants, {} images inspected, {} failed\n",

@@ -9,8 +9,7 @@ use anyhow::{Context, bail};
 
 use crate::compare::{self, Compared};
 use crate::group::describe::describe_differences;
-use crate::inspect::cache::Cache;
-use crate::inspect::{ImageRef, InspectOptions, Inspection, Platform, SourceOptions};
+use crate::inspect::{ImageRef, InspectOptions, Inspection};
 use crate::recommend::{self, Evidence};
 use crate::report::{Analysis, VariantImage};
 
@@ -72,7 +71,7 @@ pub fn describe_selection(scan: &ScanArgs) -> String {
 }
 
 pub fn analyze(args: &AnalysisArgs, printer: &Printer) -> anyhow::Result<Analysis> {
-    let platform = Platform::parse(&args.platform).map_err(anyhow::Error::msg).context("invalid --platform")?;
+    let options = args.image.inspect_options()?;
     let map = match &args.images {
         Some(path) => read_map(path)?,
         None => BTreeMap::new(),
@@ -111,10 +110,6 @@ pub fn analyze(args: &AnalysisArgs, printer: &Printer) -> anyhow::Result<Analysi
     references.extend(bases.values().cloned());
     references.sort();
     references.dedup();
-    let options = InspectOptions {
-        source: SourceOptions { platform, insecure: args.insecure, ..SourceOptions::default() },
-        cache: if args.no_cache { None } else { Cache::from_env() },
-    };
     let inspected: BTreeMap<String, Inspection> =
         references.iter().cloned().zip(inspect_all(&references, &options, printer)).collect();
     lap(&format!("inspect {} image(s)", references.len()), printer);

@@ -78,17 +78,8 @@ pub struct AnalysisArgs {
     #[arg(long, value_name = "MAP")]
     pub images: Option<PathBuf>,
 
-    /// Platform to pick from multi-platform images.
-    #[arg(long, default_value = "linux/amd64", value_name = "OS/ARCH[/VARIANT]")]
-    pub platform: String,
-
-    /// Read every image again instead of using cached facts.
-    #[arg(long)]
-    pub no_cache: bool,
-
-    /// Allow plain HTTP to registries that are not on loopback.
-    #[arg(long)]
-    pub insecure: bool,
+    #[command(flatten)]
+    pub image: ImageOptions,
 
     /// Ask the registry for the proposed base image's digest (needs the registry reachable).
     #[arg(long)]
@@ -129,17 +120,8 @@ pub struct CheckImageArgs {
     #[arg(long, value_name = "FILE")]
     pub checks: PathBuf,
 
-    /// Platform to pick from multi-platform images.
-    #[arg(long, default_value = "linux/amd64", value_name = "OS/ARCH[/VARIANT]")]
-    pub platform: String,
-
-    /// Read every image again instead of using cached facts.
-    #[arg(long)]
-    pub no_cache: bool,
-
-    /// Allow plain HTTP to registries that are not on loopback.
-    #[arg(long)]
-    pub insecure: bool,
+    #[command(flatten)]
+    pub image: ImageOptions,
 }
 
 #[derive(Debug, Args)]
@@ -160,17 +142,8 @@ pub struct CompareArgs {
     #[arg(long)]
     pub fail_on_difference: bool,
 
-    /// Platform to pick from multi-platform images.
-    #[arg(long, default_value = "linux/amd64", value_name = "OS/ARCH[/VARIANT]")]
-    pub platform: String,
-
-    /// Read every image again instead of using cached facts.
-    #[arg(long)]
-    pub no_cache: bool,
-
-    /// Allow plain HTTP to registries that are not on loopback.
-    #[arg(long)]
-    pub insecure: bool,
+    #[command(flatten)]
+    pub image: ImageOptions,
 }
 
 #[derive(Debug, Args)]
@@ -194,17 +167,8 @@ pub struct CheckArgs {
     #[arg(long)]
     pub require_airbyte_user: bool,
 
-    /// Platform to pick from multi-platform images.
-    #[arg(long, default_value = "linux/amd64", value_name = "OS/ARCH[/VARIANT]")]
-    pub platform: String,
-
-    /// Read every image again instead of using cached facts.
-    #[arg(long)]
-    pub no_cache: bool,
-
-    /// Allow plain HTTP to registries that are not on loopback.
-    #[arg(long)]
-    pub insecure: bool,
+    #[command(flatten)]
+    pub image: ImageOptions,
 
     /// Check only the images, not the repository's Dockerfiles.
     #[arg(long)]
@@ -240,19 +204,12 @@ pub struct MigrationArgs {
     pub against: Option<String>,
 }
 
-#[derive(Debug, Args)]
-pub struct InspectArgs {
-    /// Images: docker:NAME, docker-archive:PATH, oci:DIR[:TAG], oci-archive:PATH[:TAG], registry:HOST/NAME:TAG, or NAME:TAG.
-    #[arg(required = true, value_name = "IMAGE")]
-    pub images: Vec<String>,
-
+/// How images are read, for every command that reads images.
+#[derive(Debug, Clone, Args)]
+pub struct ImageOptions {
     /// Platform to pick from multi-platform images.
     #[arg(long, default_value = "linux/amd64", value_name = "OS/ARCH[/VARIANT]")]
     pub platform: String,
-
-    /// Output format: table or json.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
 
     /// Read every image again instead of using cached facts.
     #[arg(long)]
@@ -261,6 +218,33 @@ pub struct InspectArgs {
     /// Allow plain HTTP to registries that are not on loopback.
     #[arg(long)]
     pub insecure: bool,
+}
+
+impl ImageOptions {
+    pub fn inspect_options(&self) -> anyhow::Result<crate::inspect::InspectOptions> {
+        use anyhow::Context;
+        let platform = crate::inspect::Platform::parse(&self.platform)
+            .map_err(anyhow::Error::msg)
+            .context("invalid --platform")?;
+        Ok(crate::inspect::InspectOptions {
+            source: crate::inspect::SourceOptions { platform, insecure: self.insecure, ..Default::default() },
+            cache: if self.no_cache { None } else { crate::inspect::cache::Cache::from_env() },
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Images: docker:NAME, docker-archive:PATH, oci:DIR[:TAG], oci-archive:PATH[:TAG], registry:HOST/NAME:TAG, or NAME:TAG.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+
+    #[command(flatten)]
+    pub image: ImageOptions,
+
+    /// Output format: table or json.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// What to scan and how to hash it.

@@ -1,7 +1,6 @@
 //! `dockvar check [ROOT] [IMAGE...]`: connectors' Dockerfiles and images in, the failed
 //! contract checks out (table, JSON or SARIF), exit 1 at or above `--fail-on`.
 
-use anyhow::Context;
 use serde_json::json;
 
 use crate::check::contract::{self, ContractOptions};
@@ -9,8 +8,6 @@ use crate::check::{Finding, Location, Severity, sort_findings};
 use crate::discover::select::split_image;
 use crate::dockerfile::read_dockerfile;
 use crate::group::Problem;
-use crate::inspect::cache::Cache;
-use crate::inspect::{InspectOptions, Platform, SourceOptions};
 use crate::report::{SCHEMA_VERSION, json, sarif};
 
 use super::Printer;
@@ -54,11 +51,7 @@ pub fn run(args: &CheckArgs, printer: &Printer) -> anyhow::Result<i32> {
         }
     }
     if !args.images.is_empty() {
-        let platform = Platform::parse(&args.platform).map_err(anyhow::Error::msg).context("invalid --platform")?;
-        let inspect_options = InspectOptions {
-            source: SourceOptions { platform, insecure: args.insecure, ..SourceOptions::default() },
-            cache: if args.no_cache { None } else { Cache::from_env() },
-        };
+        let inspect_options = args.image.inspect_options()?;
         for result in inspect_all(&args.images, &inspect_options, printer) {
             match (&result.facts, &result.error) {
                 (Some(facts), None) => {

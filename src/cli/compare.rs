@@ -1,12 +1,11 @@
 //! `dockvar envdiff` and `dockvar packages`: images in (inspected concurrently), the
 //! notebook's env tables or the packages beyond the base image out.
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde_json::json;
 
 use crate::compare::{self, EnvDiff, PackageDiff};
-use crate::inspect::cache::Cache;
-use crate::inspect::{ImageFacts, InspectOptions, Platform, SourceOptions};
+use crate::inspect::ImageFacts;
 use crate::report::{self, Format, SCHEMA_VERSION, Table, json, markdown, table};
 
 use super::Printer;
@@ -22,11 +21,7 @@ struct Inspected {
 }
 
 fn inspect_images(args: &CompareArgs, printer: &Printer) -> anyhow::Result<Inspected> {
-    let platform = Platform::parse(&args.platform).map_err(anyhow::Error::msg).context("invalid --platform")?;
-    let options = InspectOptions {
-        source: SourceOptions { platform, insecure: args.insecure, ..SourceOptions::default() },
-        cache: if args.no_cache { None } else { Cache::from_env() },
-    };
+    let options = args.image.inspect_options()?;
     let mut references = args.images.clone();
     references.extend(args.base.iter().cloned());
     let mut results = inspect_all(&references, &options, printer);

@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::json;
 
-use crate::inspect::{self, ImageFacts, InspectOptions, Inspection, Platform, SourceOptions, Step, cache::Cache};
+use crate::inspect::{self, ImageFacts, InspectOptions, Inspection, Step};
 use crate::report::{Format, SCHEMA_VERSION, json};
 
 use super::Printer;
@@ -16,11 +15,7 @@ use super::args::InspectArgs;
 use super::printer::Style;
 
 pub fn run(args: &InspectArgs, printer: &Printer) -> anyhow::Result<i32> {
-    let platform = Platform::parse(&args.platform).map_err(anyhow::Error::msg).context("invalid --platform")?;
-    let options = InspectOptions {
-        source: SourceOptions { platform, insecure: args.insecure, ..SourceOptions::default() },
-        cache: if args.no_cache { None } else { Cache::from_env() },
-    };
+    let options = args.image.inspect_options()?;
     let results = inspect_all(&args.images, &options, printer);
     for r in &results {
         if let Some(e) = &r.error {

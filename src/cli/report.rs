@@ -4,8 +4,6 @@
 use anyhow::Context;
 use serde_json::json;
 
-use crate::inspect::cache::Cache;
-use crate::inspect::{InspectOptions, Platform, SourceOptions};
 use crate::recommend::{Checks, check_facts};
 use crate::report::{self, Format, SCHEMA_VERSION, json, markdown};
 
@@ -65,11 +63,7 @@ pub fn check_image(args: &CheckImageArgs, printer: &Printer) -> anyhow::Result<i
         std::fs::read_to_string(&args.checks).with_context(|| format!("cannot read {}", args.checks.display()))?;
     let checks =
         Checks::from_yaml(&text).with_context(|| format!("{}: not a dockvar checks file", args.checks.display()))?;
-    let platform = Platform::parse(&args.platform).map_err(anyhow::Error::msg).context("invalid --platform")?;
-    let options = InspectOptions {
-        source: SourceOptions { platform, insecure: args.insecure, ..SourceOptions::default() },
-        cache: if args.no_cache { None } else { Cache::from_env() },
-    };
+    let options = args.image.inspect_options()?;
     let mut out = String::new();
     let mut failed = 0;
     for result in inspect_all(&args.images, &options, printer) {

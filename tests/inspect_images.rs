@@ -37,7 +37,19 @@ fn env(test: &str) -> Option<Env> {
 
 /// Runs `dockvar inspect --format json` with a private cache; returns exit code and images.
 fn inspect(env: &Env, cache: &std::path::Path, extra: &[&str], images: &[String]) -> (i32, Vec<Value>) {
+    inspect_with_mode(env, cache, extra, images, "auto")
+}
+
+/// The same with the engine source forced to read files one way (`DOCKVAR_ENGINE_MODE`).
+fn inspect_with_mode(
+    env: &Env,
+    cache: &std::path::Path,
+    extra: &[&str],
+    images: &[String],
+    mode: &str,
+) -> (i32, Vec<Value>) {
     let output = Command::new(env!("CARGO_BIN_EXE_dockvar"))
+        .env("DOCKVAR_ENGINE_MODE", mode)
         .arg("inspect")
         .args(images)
         .args(["--format", "json"])
@@ -95,6 +107,22 @@ fn every_source_gives_the_same_facts() {
         let first = portable(&images[0]);
         for image in &images[1..] {
             assert_eq!(portable(image), first, "{} differs from {}", image["reference"], images[0]["reference"]);
+        }
+        // The engine's other two ways of reading files: the archive API of a container that is
+        // created and never started, and a full export.
+        for (mode, label) in [("archive", "docker (archive API)"), ("export", "docker (export)")] {
+            let (code, other) = inspect_with_mode(&env, cache.path(), &["--no-cache"], &refs[..1], mode);
+            assert_eq!(code, 0, "{other:#?}");
+            assert_eq!(other[0]["source"], label);
+            let mut facts = portable(&other[0]);
+            let mut expected = first.clone();
+            // Each way says how it read the files; the facts themselves must not differ.
+            for v in [&mut facts, &mut expected] {
+                if let Value::Object(map) = v {
+                    map.remove("warnings");
+                }
+            }
+            assert_eq!(facts, expected, "{name} read with {mode} differs from overlay2");
         }
     }
 }

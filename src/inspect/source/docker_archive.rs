@@ -42,10 +42,22 @@ pub struct DockerArchive {
 
 impl DockerArchive {
     pub fn open(reference: &ImageRef, options: &SourceOptions) -> Result<DockerArchive, InspectError> {
-        let image = reference.original.clone();
-        let invalid = |message: String| InspectError::Invalid { image: image.clone(), message };
         let (path, wanted) = split_location(&reference.location);
-        let blobs = Blobs::open(Path::new(path)).map_err(|e| e.for_image(&image))?;
+        let blobs = Blobs::open(Path::new(path)).map_err(|e| e.for_image(&reference.original))?;
+        DockerArchive::from_blobs(&reference.original, path, wanted, blobs, options)
+    }
+
+    /// Reads an archive already opened (a file, or an engine's export held in memory);
+    /// `image` and `path` name it in errors, `wanted` picks one of several images.
+    pub fn from_blobs(
+        image: &str,
+        path: &str,
+        wanted: Option<&str>,
+        blobs: Blobs,
+        options: &SourceOptions,
+    ) -> Result<DockerArchive, InspectError> {
+        let image = image.to_string();
+        let invalid = |message: String| InspectError::Invalid { image: image.clone(), message };
 
         let manifest = blobs.read_small("manifest.json", MAX_JSON_BYTES).map_err(|e| match e {
             BlobError::Missing(_) => invalid(format!(
@@ -125,6 +137,11 @@ impl DockerArchive {
         })
     }
 
+    /// The merged view itself, for sources that add warnings to it.
+    pub fn read_view(&self, query: &PathQuery) -> Result<crate::inspect::layers::MergedView, InspectError> {
+        self.blobs.merge(&self.layers, query, &self.merge, self.order, &self.image)
+    }
+
     /// Bottom-up by default, like the registry source, so every source gives the same answers
     /// (the orders differ only in which late-symlink case they miss; see the `layers` docs).
     /// Top-down reads the same bytes unless the upper layers settle every query.
@@ -146,8 +163,7 @@ impl ImageSource for DockerArchive {
     }
 
     fn read_paths(&mut self, query: &PathQuery) -> Result<Box<dyn FileTree>, InspectError> {
-        let view = self.blobs.merge(&self.layers, query, &self.merge, self.order, &self.image)?;
-        Ok(Box::new(view))
+        Ok(Box::new(self.read_view(query)?))
     }
 }
 

@@ -77,6 +77,8 @@ pub enum EngineMode {
     Overlay,
     /// Always the archive API (tests compare it with overlay2).
     Archive,
+    /// Always a full export (`GET /images/{id}/get`), the last fallback.
+    Export,
 }
 
 impl FromStr for EngineMode {
@@ -87,7 +89,8 @@ impl FromStr for EngineMode {
             "auto" => Ok(EngineMode::Auto),
             "overlay2" | "overlay" => Ok(EngineMode::Overlay),
             "archive" => Ok(EngineMode::Archive),
-            _ => Err(format!("`{s}` is not an engine mode: use auto, overlay2 or archive")),
+            "export" => Ok(EngineMode::Export),
+            _ => Err(format!("`{s}` is not an engine mode: use auto, overlay2, archive or export")),
         }
     }
 }
@@ -98,6 +101,7 @@ impl fmt::Display for EngineMode {
             EngineMode::Auto => "auto",
             EngineMode::Overlay => "overlay2",
             EngineMode::Archive => "archive",
+            EngineMode::Export => "export",
         })
     }
 }
@@ -124,10 +128,22 @@ const ENGINE_LABEL: &str = "docker engine";
 impl Engine {
     /// Connects to `DOCKER_HOST` (default `unix:///var/run/docker.sock`) and negotiates the
     /// API version, within a few seconds.
+    /// `DOCKVAR_ENGINE_MODE` (auto, overlay2, archive or export) forces how files are read,
+    /// for debugging and for the tests that compare the ways.
     pub fn connect(options: &SourceOptions) -> Result<Engine, InspectError> {
-        match std::env::var("DOCKER_HOST") {
+        let engine = match std::env::var("DOCKER_HOST") {
             Ok(host) if !host.is_empty() => Engine::open(&host, format!("{host} (DOCKER_HOST)"), options),
             _ => Engine::open(DEFAULT_HOST, format!("{DEFAULT_HOST} (default; DOCKER_HOST is unset)"), options),
+        }?;
+        match std::env::var("DOCKVAR_ENGINE_MODE") {
+            Ok(mode) if !mode.is_empty() => {
+                let mode = mode.parse::<EngineMode>().map_err(|message| InspectError::Invalid {
+                    image: ENGINE_LABEL.to_owned(),
+                    message: format!("DOCKVAR_ENGINE_MODE: {message}"),
+                })?;
+                Ok(engine.with_mode(mode))
+            }
+            _ => Ok(engine),
         }
     }
 
@@ -216,8 +232,8 @@ impl Engine {
             path: String::new(),
             message: format!("cannot start the I/O runtime: {e}"),
         })?;
-        let overlay = if self.mode == EngineMode::Archive {
-            Err("archive mode was asked for".into())
+        let overlay = if matches!(self.mode, EngineMode::Archive | EngineMode::Export) {
+            Err(format!("{} mode was asked for", self.mode))
         } else {
             overlay_layers(&inspect)
         };
@@ -238,6 +254,7 @@ impl Engine {
             endpoint: self.endpoint.clone(),
             options: self.options.clone(),
             strict: self.mode == EngineMode::Overlay,
+            export: self.mode == EngineMode::Export,
             overlay: overlay.ok(),
             requests: 0,
         })
@@ -315,6 +332,8 @@ pub struct EngineSource {
     options: SourceOptions,
     /// `EngineMode::Overlay`: no fallback to the archive API.
     strict: bool,
+    /// `EngineMode::Export`: read files from a full export only.
+    export: bool,
     /// Layer directories, top first, while overlay2 direct reading is on.
     overlay: Option<Vec<PathBuf>>,
     /// Archive API requests made so far (tests and benchmarks look at it).
@@ -334,7 +353,11 @@ impl fmt::Debug for EngineSource {
 impl EngineSource {
     /// `docker (overlay2)` or `docker (archive API)`: how files are (or were) read.
     pub fn source_label(&self) -> &'static str {
-        if self.overlay.is_some() { "docker (overlay2)" } else { "docker (archive API)" }
+        match (&self.overlay, self.export) {
+            (Some(_), _) => "docker (overlay2)",
+            (None, true) => "docker (export)",
+            (None, false) => "docker (archive API)",
+        }
     }
 
     /// The image ID (`sha256:…`).
@@ -349,6 +372,43 @@ impl EngineSource {
                 InspectError::Invalid { image: self.image.clone(), message: budget.to_string() }
             }
         }
+    }
+
+    /// The last fallback: the whole image as `docker save` writes it. Its members arrive in no
+    /// useful order (layers sorted by ID, the manifest last), so the export is held in memory,
+    /// up to a cap, and then read like a docker-archive; never written to disk.
+    fn read_export(&mut self, query: &PathQuery) -> Result<crate::inspect::layers::MergedView, InspectError> {
+        let cap = self.options.merge.max_total_bytes.max(MAX_EXPORT_BYTES);
+        let image = self.image.clone();
+        let endpoint = self.endpoint.clone();
+        let bytes = self.rt.block_on(async {
+            let mut out: Vec<u8> = Vec::new();
+            let mut stream = Box::pin(self.docker.export_image(&self.id));
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| api_error(&image, &endpoint, "exporting the image", e))?;
+                if out.len() as u64 + chunk.len() as u64 > cap {
+                    return Err(InspectError::Invalid {
+                        image: image.clone(),
+                        message: format!(
+                            "the image's export is larger than the {cap}-byte buffer; run dockvar beside the \
+                             engine (overlay2) or let it create containers (archive API)"
+                        ),
+                    });
+                }
+                out.extend_from_slice(&chunk);
+            }
+            Ok(out)
+        })?;
+        self.requests += 1;
+        let label = format!("export of {}", self.id);
+        let blobs = super::tar_index::Blobs::Tar(
+            super::tar_index::TarIndex::from_bytes(&label, bytes).map_err(|e| e.for_image(&self.image))?,
+        );
+        let archive =
+            super::docker_archive::DockerArchive::from_blobs(&self.image, &label, None, blobs, &self.options)?;
+        let mut view = archive.read_view(query)?;
+        view.warnings.push("files were read from a full export of the image (docker save)".into());
+        Ok(view)
     }
 
     fn read_archive(&mut self, query: &PathQuery) -> Result<WalkedTree, InspectError> {
@@ -454,13 +514,57 @@ impl ImageSource for EngineSource {
                     // The image may have been removed or re-pulled under us; the engine
                     // still knows how to serve it.
                     self.overlay = None;
-                    let mut tree = self.read_archive(query)?;
-                    tree.push_warning(format!("reading overlay2 directly failed ({e}); used the archive API"));
-                    return Ok(Box::new(tree));
+                    let mut tree = self.read_archive_or_export(query)?;
+                    tree.push(format!("reading overlay2 directly failed ({e}); read through the engine's API"));
+                    return Ok(tree.into_tree());
                 }
             }
         }
-        Ok(Box::new(self.read_archive(query)?))
+        if self.export {
+            return Ok(Box::new(self.read_export(query)?));
+        }
+        Ok(self.read_archive_or_export(query)?.into_tree())
+    }
+}
+
+/// Largest export held in memory by the last fallback.
+const MAX_EXPORT_BYTES: u64 = 1 << 30;
+
+/// Files read through the archive API, or through a full export when that failed.
+enum ApiTree {
+    Archive(WalkedTree),
+    Export(crate::inspect::layers::MergedView),
+}
+
+impl ApiTree {
+    fn push(&mut self, warning: String) {
+        match self {
+            ApiTree::Archive(t) => t.push_warning(warning),
+            ApiTree::Export(v) => v.warnings.push(warning),
+        }
+    }
+
+    fn into_tree(self) -> Box<dyn FileTree> {
+        match self {
+            ApiTree::Archive(t) => Box::new(t),
+            ApiTree::Export(v) => Box::new(v),
+        }
+    }
+}
+
+impl EngineSource {
+    /// The archive API, and a full export when a container cannot be made or read (unless
+    /// overlay2 was required).
+    fn read_archive_or_export(&mut self, query: &PathQuery) -> Result<ApiTree, InspectError> {
+        match self.read_archive(query) {
+            Ok(tree) => Ok(ApiTree::Archive(tree)),
+            Err(e) if !self.strict && !matches!(e, InspectError::Unreachable { .. }) => {
+                let mut view = self.read_export(query)?;
+                view.warnings.push(format!("the archive API failed ({e}); read a full export instead"));
+                Ok(ApiTree::Export(view))
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -1232,6 +1336,7 @@ mod tests {
         assert_eq!("archive".parse::<EngineMode>(), Ok(EngineMode::Archive));
         assert_eq!("overlay2".parse::<EngineMode>(), Ok(EngineMode::Overlay));
         assert_eq!("auto".parse::<EngineMode>(), Ok(EngineMode::Auto));
+        assert_eq!("export".parse::<EngineMode>(), Ok(EngineMode::Export));
         assert!("vfs".parse::<EngineMode>().is_err());
         assert_eq!(EngineMode::Overlay.to_string(), "overlay2");
     }

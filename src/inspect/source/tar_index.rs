@@ -58,11 +58,33 @@ const MAX_MEMBERS: usize = 200_000;
 /// Link chains between members longer than this are refused (Linux follows 40).
 const MAX_LINK_HOPS: usize = 40;
 
+/// Where a tar's bytes are: a file read with positioned reads, or (for a `docker save` stream
+/// from an engine, which arrives in no useful order) a bounded in-memory copy.
+#[derive(Debug)]
+pub enum Storage {
+    File(File),
+    Memory(Vec<u8>),
+}
+
+impl Storage {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        match self {
+            Storage::File(f) => read_at(f, buf, offset),
+            Storage::Memory(bytes) => {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+                let n = buf.len().min(bytes.len() - start);
+                buf[..n].copy_from_slice(&bytes[start..start + n]);
+                Ok(n)
+            }
+        }
+    }
+}
+
 /// The regular-file members of a tar file, by cleaned name.
 #[derive(Debug)]
 pub struct TarIndex {
     path: PathBuf,
-    file: Arc<File>,
+    file: Arc<Storage>,
     members: BTreeMap<String, Member>,
     /// Symlinks and hard links between members, as cleaned archive names. `docker save` writes
     /// `<id>/layer.tar -> ../<other id>/layer.tar` when two layers have the same content.
@@ -76,7 +98,6 @@ impl TarIndex {
         let io_err = |source: io::Error| BlobError::Io { path: shown.clone(), source };
         let mut file = File::open(path).map_err(io_err)?;
         let len = file.metadata().map_err(io_err)?.len();
-
         let mut head = [0u8; 512];
         let got = read_up_to(&mut file, &mut head).map_err(io_err)?;
         if let Some(kind) = compressed_kind(&head[..got]) {
@@ -84,12 +105,21 @@ impl TarIndex {
                 "{shown} is {kind}-compressed; decompress it first (the archive must be seekable)"
             )));
         }
-        file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+        TarIndex::index(path, Arc::new(Storage::File(file)), len)
+    }
 
+    /// Indexes a tar held in memory; `label` names it in errors.
+    pub fn from_bytes(label: &str, bytes: Vec<u8>) -> Result<TarIndex, BlobError> {
+        let len = bytes.len() as u64;
+        TarIndex::index(Path::new(label), Arc::new(Storage::Memory(bytes)), len)
+    }
+
+    fn index(path: &Path, storage: Arc<Storage>, len: u64) -> Result<TarIndex, BlobError> {
+        let shown = path.display().to_string();
         let not_tar = |e: io::Error| BlobError::Invalid(format!("{shown} is not a readable tar archive: {e}"));
         let mut members = BTreeMap::new();
         let mut links = BTreeMap::new();
-        let mut archive = tar::Archive::new(&file);
+        let mut archive = tar::Archive::new(MemberReader::new(Arc::clone(&storage), 0, len));
         for entry in archive.entries_with_seek().map_err(not_tar)? {
             let entry = entry.map_err(not_tar)?;
             if members.len() + links.len() >= MAX_MEMBERS {
@@ -133,7 +163,7 @@ impl TarIndex {
                 members.insert(name, member);
             }
         }
-        Ok(TarIndex { path: path.to_path_buf(), file: Arc::new(file), members, links })
+        Ok(TarIndex { path: path.to_path_buf(), file: storage, members, links })
     }
 
     pub fn path(&self) -> &Path {
@@ -174,7 +204,7 @@ const READ_AHEAD: usize = 4 << 10;
 /// reads, so seeking is free and readers sharing a file never disturb each other.
 #[derive(Debug)]
 pub struct MemberReader {
-    file: Arc<File>,
+    file: Arc<Storage>,
     start: u64,
     size: u64,
     pos: u64,
@@ -184,7 +214,7 @@ pub struct MemberReader {
 }
 
 impl MemberReader {
-    fn new(file: Arc<File>, start: u64, size: u64) -> MemberReader {
+    fn new(file: Arc<Storage>, start: u64, size: u64) -> MemberReader {
         MemberReader { file, start, size, pos: 0, buf_at: 0, buf: Vec::new() }
     }
 
@@ -195,7 +225,7 @@ impl MemberReader {
     fn read_fully_at(&self, buf: &mut [u8], at: u64) -> io::Result<()> {
         let mut done = 0;
         while done < buf.len() {
-            match read_at(&self.file, &mut buf[done..], self.start + at + done as u64) {
+            match self.file.read_at(&mut buf[done..], self.start + at + done as u64) {
                 // The index checked the length, so the file shrank after it was opened.
                 Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "archive member ends early")),
                 Ok(n) => done += n,
@@ -433,7 +463,7 @@ impl Blobs {
                 if !meta.is_file() {
                     return Err(BlobError::Missing(name.to_string()));
                 }
-                Ok(Box::new(MemberReader::new(Arc::new(file), 0, meta.len())))
+                Ok(Box::new(MemberReader::new(Arc::new(Storage::File(file)), 0, meta.len())))
             }
             Blobs::Tar(t) => {
                 if clean_name(name).is_none() {

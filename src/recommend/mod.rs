@@ -71,7 +71,9 @@ pub struct Recommendation {
 const DEBIAN_CODENAMES: &[(&str, &str)] =
     &[("10", "buster"), ("11", "bullseye"), ("12", "bookworm"), ("13", "trixie"), ("14", "forky")];
 
-fn family_of(variant: &Variant, facts: Option<&ImageFacts>) -> &'static str {
+/// `debian`, `alpine` or `other`: from the image's os-release when it was read, else from the
+/// base image tag.
+pub fn family_of(variant: &Variant, facts: Option<&ImageFacts>) -> &'static str {
     if let Some(id) = facts.and_then(|f| f.os.id.as_deref()) {
         return match id {
             "alpine" => "alpine",

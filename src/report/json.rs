@@ -187,16 +187,7 @@ pub fn base_images(a: &crate::report::Analysis) -> Vec<Value> {
     let mut rows: std::collections::BTreeMap<String, (String, usize, usize)> = std::collections::BTreeMap::new();
     for (v, i) in a.scan.variants.iter().zip(&a.images) {
         let base = v.traits.final_base.clone().unwrap_or_else(|| "(unknown)".into());
-        let family = match i.facts().and_then(|f| f.os.id.clone()) {
-            Some(id) if id == "alpine" => "alpine".to_string(),
-            Some(id) if id == "debian" || id == "ubuntu" => "debian".to_string(),
-            Some(_) => "other".to_string(),
-            None if base.contains("alpine") => "alpine".to_string(),
-            None if base.starts_with("python") || base.contains("slim") || base.contains("debian") => {
-                "debian".to_string()
-            }
-            None => "other".to_string(),
-        };
+        let family = crate::recommend::family_of(v, i.facts()).to_string();
         let entry = rows.entry(base).or_insert((family, 0, 0));
         entry.1 += 1;
         entry.2 += v.count;

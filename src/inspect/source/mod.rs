@@ -15,7 +15,10 @@ use super::image::{ImageRef, ImageSource, InspectError, SourceKind, SourceOption
 pub fn open(image: &ImageRef, options: &SourceOptions) -> Result<Box<dyn ImageSource>, InspectError> {
     match image.kind {
         Some(SourceKind::Registry) => Ok(Box::new(registry::Registry::open(image, options)?)),
-        Some(SourceKind::Docker) => Ok(Box::new(engine::Engine::connect(options)?.source(image)?)),
+        Some(SourceKind::Docker) => {
+            let engine = engine::Engine::connect(options).map_err(|e| for_image(e, image))?;
+            Ok(Box::new(engine.source(image)?))
+        }
         Some(SourceKind::DockerArchive) => Ok(Box::new(docker_archive::DockerArchive::open(image, options)?)),
         Some(SourceKind::Oci | SourceKind::OciArchive) => Ok(Box::new(oci::OciLayout::open(image, options)?)),
         None => {
@@ -34,5 +37,18 @@ pub fn open(image: &ImageRef, options: &SourceOptions) -> Result<Box<dyn ImageSo
                 }
             })
         }
+    }
+}
+
+/// Connecting to the engine happens before any image is named; say which image needed it,
+/// and how to point dockvar at an engine.
+fn for_image(e: InspectError, image: &ImageRef) -> InspectError {
+    match e {
+        InspectError::Unreachable { endpoint, message, .. } => InspectError::Unreachable {
+            image: image.original.clone(),
+            endpoint,
+            message: format!("{message}; start Docker or set DOCKER_HOST to a running engine"),
+        },
+        other => other,
     }
 }

@@ -13,3 +13,5 @@ pub mod group;
 pub mod inspect;
 pub mod recommend;
 pub mod report;
+#[doc(hidden)]
+pub mod testing;

@@ -26,10 +26,10 @@ fn env(test: &str) -> Option<Env> {
             registry,
         }),
         _ => {
-            eprintln!(
-                "skipped {test}: needs DOCKVAR_TEST_IMAGES, DOCKVAR_TEST_DOCKER_HOST and DOCKVAR_TEST_REGISTRY \
+            dockvar::testing::skip(&format!(
+                "{test}: needs DOCKVAR_TEST_IMAGES, DOCKVAR_TEST_DOCKER_HOST and DOCKVAR_TEST_REGISTRY \
                  (run scripts/test, which starts a private engine and registry and builds the images)"
-            );
+            ));
             None
         }
     }

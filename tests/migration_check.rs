@@ -179,7 +179,7 @@ fn migrate(repo: &Path, name: &str, old_tag: &str, new_tag: &str, changelog: boo
 #[test]
 fn migration_check_against_a_git_revision() {
     if Command::new("git").arg("--version").output().is_err() {
-        eprintln!("skipped: git is not installed");
+        dockvar::testing::skip("git is not installed");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -242,7 +242,7 @@ fn sarif_output_is_valid_sarif() {
     let results = log["runs"][0]["results"].as_array().unwrap();
     assert!(results.iter().any(|r| r["ruleId"] == "contract/airbyte-entrypoint"));
     let Ok(schema_path) = std::env::var("DOCKVAR_TEST_SARIF_SCHEMA") else {
-        eprintln!("skipped schema validation: DOCKVAR_TEST_SARIF_SCHEMA is not set (scripts/test fetches the schema)");
+        dockvar::testing::skip("schema validation: DOCKVAR_TEST_SARIF_SCHEMA is not set (scripts/test fetches the schema)");
         return;
     };
     // The published schema's `pattern` for run.language has a stray `]` that ECMAScript reads
@@ -261,7 +261,7 @@ fn sarif_output_is_valid_sarif() {
 #[test]
 fn contract_checks_on_images() {
     let (Ok(host), Ok(_)) = (std::env::var("DOCKVAR_TEST_DOCKER_HOST"), std::env::var("DOCKVAR_TEST_IMAGES")) else {
-        eprintln!("skipped: needs DOCKVAR_TEST_DOCKER_HOST and DOCKVAR_TEST_IMAGES (run scripts/test)");
+        dockvar::testing::skip("needs DOCKVAR_TEST_DOCKER_HOST and DOCKVAR_TEST_IMAGES (run scripts/test)");
         return;
     };
     let cache = tempfile::tempdir().unwrap();

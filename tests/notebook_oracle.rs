@@ -11,7 +11,7 @@ use dockvar::dockerfile::{NameContext, VariantHash, notebook};
 fn python() -> Option<&'static str> {
     let ok = Command::new("python3").arg("--version").output().is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!("skipped: python3 is not installed, so the notebook's function cannot be run");
+        dockvar::testing::skip("python3 is not installed, so the notebook's function cannot be run");
     }
     ok.then_some("python3")
 }

@@ -29,7 +29,7 @@ fn dockvar(args: &[&str], cache: &Path) -> (i32, String, String) {
 fn engine() -> bool {
     let ok = std::env::var("DOCKVAR_TEST_DOCKER_HOST").is_ok() && std::env::var("DOCKVAR_TEST_IMAGES").is_ok();
     if !ok {
-        eprintln!("skipped: needs the private engine's images (run scripts/test)");
+        dockvar::testing::skip("needs the private engine's images (run scripts/test)");
     }
     ok
 }

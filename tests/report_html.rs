@@ -361,7 +361,7 @@ fn bands(shot: &Screenshot, color: [u8; 3], min: usize) -> Vec<(usize, usize)> {
 #[test]
 fn renders_in_headless_chromium() {
     let Some(bin) = chromium() else {
-        println!("skipped: chromium not installed");
+        dockvar::testing::skip("chromium not installed");
         return;
     };
     let started = Instant::now();
@@ -413,7 +413,7 @@ fn renders_in_headless_chromium() {
 #[test]
 fn chromium_console_check_catches_errors() {
     let Some(bin) = chromium() else {
-        println!("skipped: chromium not installed");
+        dockvar::testing::skip("chromium not installed");
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -1033,9 +1033,9 @@ mod tests {
                 Some((engine, host, image))
             }
             _ => {
-                eprintln!(
-                    "SKIPPED {test}: needs DOCKVAR_TEST_DOCKER_HOST and DOCKVAR_TEST_ENGINE_IMAGE (scripts/test sets them)"
-                );
+                crate::testing::skip(&format!(
+                    "{test}: needs DOCKVAR_TEST_DOCKER_HOST and DOCKVAR_TEST_ENGINE_IMAGE (scripts/test sets them)"
+                ));
                 None
             }
         }
@@ -1244,7 +1244,7 @@ mod tests {
         let query = PathQuery::parse(["/etc/os-release", "/var/lib/dpkg/status", "/etc/localtime"]).unwrap();
         let tree = source.read_paths(&query).unwrap();
         let Some(os_release) = docker_run(&host, &image, &["/bin/busybox", "cat", "/etc/os-release"]) else {
-            eprintln!("SKIPPED docker_run_agrees: needs DOCKVAR_TEST_DOCKER_CLI");
+            crate::testing::skip("docker_run_agrees: needs DOCKVAR_TEST_DOCKER_CLI");
             return;
         };
         assert_eq!(content(tree.as_ref(), "/etc/os-release"), os_release);

@@ -705,7 +705,7 @@ mod tests {
     #[test]
     fn real_images_agree_across_sources() {
         let Some(root) = std::env::var_os("DOCKVAR_TEST_IMAGES") else {
-            eprintln!("skipped: DOCKVAR_TEST_IMAGES is not set (scripts/test sets it after building test images)");
+            crate::testing::skip("DOCKVAR_TEST_IMAGES is not set (scripts/test sets it after building test images)");
             return;
         };
         let dir = PathBuf::from(root).join("layered");

@@ -777,7 +777,7 @@ mod tests {
     }
 
     fn skip() {
-        eprintln!("SKIPPED: making whiteouts (mknod) and trusted.overlay.opaque needs root");
+        crate::testing::skip("making whiteouts (mknod) and trusted.overlay.opaque needs root");
     }
 
     const QUERY: &[&str] = &[

@@ -1763,7 +1763,7 @@ mod tests {
     #[test]
     fn fake_plain_http_needs_insecure_off_loopback() {
         let Some(ip) = non_loopback_ip() else {
-            eprintln!("SKIPPED: no non-loopback address to serve plain HTTP on");
+            crate::testing::skip("no non-loopback address to serve plain HTTP on");
             return;
         };
         let img = fake_image("application/vnd.oci.image.layer.v1.tar+gzip", media::OCI_CONFIG);
@@ -2056,7 +2056,7 @@ mod tests {
     fn real(var: &str) -> Option<Real> {
         let missing: Vec<&str> = ["DOCKVAR_TEST_REGISTRY", var].into_iter().filter(|v| env(v).is_none()).collect();
         if !missing.is_empty() {
-            eprintln!("SKIPPED: {} not set (scripts/test sets them)", missing.join(" and "));
+            crate::testing::skip(&format!("{} not set (scripts/test sets them)", missing.join(" and ")));
             return None;
         }
         Some(Real { registry: env("DOCKVAR_TEST_REGISTRY")?, image: env(var)? })
@@ -2204,7 +2204,7 @@ mod tests {
         let vars = ["DOCKVAR_TEST_REGISTRY_AUTH", "DOCKVAR_TEST_REGISTRY_USER", "DOCKVAR_TEST_REGISTRY_PASSWORD"];
         let [host, user, password] = vars.map(env);
         let (Some(host), Some(user), Some(password)) = (host, user, password) else {
-            eprintln!("SKIPPED: {} are not all set (scripts/test sets them)", vars.join(", "));
+            crate::testing::skip(&format!("{} are not all set (scripts/test sets them)", vars.join(", ")));
             return;
         };
         let reference = format!("registry:{host}/{}", real.image);

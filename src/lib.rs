@@ -11,6 +11,7 @@ pub mod discover;
 pub mod dockerfile;
 pub mod group;
 pub mod inspect;
+pub mod metadata;
 pub mod recommend;
 pub mod report;
 #[doc(hidden)]

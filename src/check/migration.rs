@@ -382,13 +382,8 @@ pub fn check(
         let old = rev.read(&metadata_path)?;
         let old_tag = old
             .as_deref()
-            .and_then(|t| serde_yaml::from_str::<serde_yaml::Value>(t).ok())
-            .and_then(|v| v.get("data").and_then(|d| d.get("dockerImageTag")).cloned())
-            .and_then(|v| match v {
-                serde_yaml::Value::String(s) => Some(s),
-                serde_yaml::Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            });
+            .and_then(|t| crate::metadata::load_data(t).ok())
+            .and_then(|d| d.get("dockerImageTag").and_then(crate::metadata::Value::scalar_text));
         let new_tag =
             c.image.as_deref().and_then(|i| i.rsplit_once(':')).map(|(_, t)| t.to_string()).unwrap_or_default();
         let short = &rev.commit[..rev.commit.len().min(12)];

@@ -45,19 +45,47 @@ pub fn select(args: &ScanArgs, keep_all: bool, printer: &Printer) -> anyhow::Res
         (Vec::new(), discovery.connectors)
     };
     let selected = selection.apply(connectors).context("invalid filter")?;
-    if !selected.query_errors.is_empty() {
-        printer.detail(&format!(
-            "--query could not be evaluated on {} connector(s), counted as no match",
-            selected.query_errors.len()
-        ));
-        for (name, message) in &selected.query_errors {
-            printer.detail(&format!("  {name}: {message}"));
-        }
-    }
+    warn_query_errors(&selected.query_errors, printer);
     if !selection.is_empty() && selected.connectors.is_empty() {
         printer.warn("no connector matches the filters; nothing is selected");
     }
     Ok(Selected { all, selected: selected.connectors, layout: discovery.layout, problems })
+}
+
+/// Says, per exception class, on how many connectors the query raised (which airbyte-ci
+/// silently counts as no match), with an example and a hint; `-v` lists every connector.
+fn warn_query_errors(errors: &[(String, crate::discover::query::EvalError)], printer: &Printer) {
+    use crate::discover::query::{NOT_LOADED, UNSUPPORTED};
+    let mut kinds: Vec<(&str, Vec<&(String, crate::discover::query::EvalError)>)> = Vec::new();
+    for e in errors {
+        match kinds.iter_mut().find(|(k, _)| *k == e.1.kind) {
+            Some((_, list)) => list.push(e),
+            None => kinds.push((e.1.kind, vec![e])),
+        }
+    }
+    kinds.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+    for (kind, list) in &kinds {
+        let (name, first) = list[0];
+        let hint = match *kind {
+            "AttributeDoesNotExist" | "KeyError" => {
+                let key = first.message.split('\'').nth(1).unwrap_or("key");
+                format!(": for a key some connectors lack, use data.get('{key}')")
+            }
+            k if k == UNSUPPORTED => ": dockvar does not evaluate this, so airbyte-ci may select differently".into(),
+            k if k == NOT_LOADED => ": see the metadata warnings".into(),
+            _ => String::new(),
+        };
+        let what = if *kind == NOT_LOADED { "could not be evaluated" } else { "raised" };
+        printer.warn(&format!(
+            "--query {what} {} on {} connector(s), counted as no match as airbyte-ci does (e.g. {name}: {}){hint}",
+            if *kind == NOT_LOADED { "(metadata.yaml not loaded)" } else { kind },
+            list.len(),
+            first
+        ));
+        for (name, e) in list {
+            printer.detail(&format!("  {name}: {e}"));
+        }
+    }
 }
 
 /// Prints problems as warnings, sorted and without duplicates.

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use crate::metadata::Value;
 use rayon::prelude::*;
-use serde_yaml::Value;
 
 use super::{Connector, DiscoverError, Language, Layout, relative, walk_files};
 
@@ -85,7 +85,7 @@ fn read_connector(root: &Path, dir: &Path, metadata_path: &Path) -> (Connector, 
     (connector, error)
 }
 
-/// The `data:` mapping, or the line and reason it could not be read.
+/// The `data:` value as PyYAML loads it, or the line and reason it could not be read.
 fn read_metadata(path: &Path) -> Result<Value, (usize, String)> {
     let meta = std::fs::metadata(path).map_err(|e| (0, format!("cannot read: {e}")))?;
     if meta.len() > MAX_METADATA_BYTES {
@@ -96,32 +96,12 @@ fn read_metadata(path: &Path) -> Result<Value, (usize, String)> {
         let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
         (line, "not valid UTF-8".to_string())
     })?;
-    let doc: Value = serde_yaml::from_str(&text).map_err(|e| {
-        let line = e.location().map(|l| l.line()).unwrap_or(0);
-        let message = e.to_string();
-        // serde_yaml appends " at line N column M"; the line is already in the prefix.
-        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-        (line, format!("not valid YAML: {message}"))
-    })?;
-    match doc.get("data") {
-        Some(data @ Value::Mapping(_)) => Ok(data.clone()),
-        Some(_) => Err((line_of_key(&text, "data"), "`data` is not a mapping".into())),
-        None => Err((1, "no top-level `data:` mapping".into())),
-    }
+    crate::metadata::load_data(&text).map_err(|e| (e.line, e.message))
 }
 
-fn line_of_key(text: &str, key: &str) -> usize {
-    text.lines().position(|l| l.starts_with(&format!("{key}:"))).map_or(1, |i| i + 1)
-}
-
-/// Strings, numbers and booleans as text (`dockerImageTag: 1.0` is a float in YAML).
+/// Strings, numbers, booleans and dates as text (`dockerImageTag: 1.0` is a float in YAML).
 fn scalar(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
+    value.scalar_text()
 }
 
 /// The names in a connector directory, and whether each is a directory.
@@ -172,7 +152,9 @@ fn detect_language(dir: &Path, entries: &Entries, name: &str, dockerfile: Option
                 && words.any(|w| w.starts_with("airbyte/integration-base-java"))
         })
     });
-    if java_base || (entries.has_dir("src") && dir.join("src/main/java").is_dir()) {
+    let jvm_sources =
+        entries.has_dir("src") && (dir.join("src/main/java").is_dir() || dir.join("src/main/kotlin").is_dir());
+    if java_base || jvm_sources {
         return Language::Java;
     }
     if dockerfile.is_none() && entries.has_file("manifest.yaml") {
@@ -187,8 +169,9 @@ mod tests {
 
     #[test]
     fn scalars_read_numbers_as_text() {
-        assert_eq!(scalar(&Value::from(1.5)).as_deref(), Some("1.5"));
-        assert_eq!(scalar(&Value::from("x")).as_deref(), Some("x"));
+        assert_eq!(scalar(&Value::Float(1.5)).as_deref(), Some("1.5"));
+        assert_eq!(scalar(&Value::Float(1.0)).as_deref(), Some("1.0"));
+        assert_eq!(scalar(&Value::Str("x".into())).as_deref(), Some("x"));
         assert_eq!(scalar(&Value::Null), None);
     }
 

@@ -80,7 +80,7 @@ pub struct Connector {
     pub metadata_path: Option<String>,
     /// The whole `data:` mapping, for queries.
     #[serde(skip)]
-    pub metadata: Option<serde_yaml::Value>,
+    pub metadata: Option<crate::metadata::Value>,
 }
 
 impl Connector {

@@ -3,7 +3,7 @@
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use super::query::Query;
+use super::query::{EvalError, Query};
 use super::{Connector, Language};
 
 /// The connector filters shared by every command that works on a selection.
@@ -26,7 +26,7 @@ pub struct Selection {
 #[derive(Debug, Clone, Default)]
 pub struct Selected {
     pub connectors: Vec<Connector>,
-    pub query_errors: Vec<(String, String)>,
+    pub query_errors: Vec<(String, EvalError)>,
 }
 
 /// A base image reference split into repository and tag, digest dropped.
@@ -75,15 +75,15 @@ impl Selection {
             match self.query_matches(&c) {
                 Ok(true) if self.matches(&c, names.as_ref()) => selected.connectors.push(c),
                 Ok(_) => {}
-                Err(message) => selected.query_errors.push((c.name.clone(), message)),
+                Err(raised) => selected.query_errors.push((c.name.clone(), raised)),
             }
         }
         Ok(selected)
     }
 
-    fn query_matches(&self, c: &Connector) -> Result<bool, String> {
+    fn query_matches(&self, c: &Connector) -> Result<bool, EvalError> {
         match &self.query {
-            Some(q) => q.matches(c.metadata.as_ref()).map_err(|e| e.to_string()),
+            Some(q) => q.matches(c.metadata.as_ref()),
             None => Ok(true),
         }
     }
@@ -91,7 +91,10 @@ impl Selection {
     /// How many of `connectors` are selected.
     pub fn count(&self, connectors: &[Connector]) -> Result<usize, SelectionError> {
         let names = self.name_set()?;
-        Ok(connectors.iter().filter(|c| self.matches(c, names.as_ref()) && self.query_matches(c) == Ok(true)).count())
+        Ok(connectors
+            .iter()
+            .filter(|c| self.matches(c, names.as_ref()) && self.query_matches(c).is_ok_and(|m| m))
+            .count())
     }
 
     fn name_set(&self) -> Result<Option<GlobSet>, SelectionError> {

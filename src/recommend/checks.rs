@@ -97,12 +97,12 @@ impl Checks {
     }
 
     pub fn to_yaml(&self) -> String {
-        let body = serde_yaml::to_string(self).unwrap_or_default();
+        let body = serde_norway::to_string(self).unwrap_or_default();
         format!("# What every connector image built on the base image must satisfy (dockvar check-image).\n{body}")
     }
 
-    pub fn from_yaml(text: &str) -> Result<Checks, serde_yaml::Error> {
-        serde_yaml::from_str(text)
+    pub fn from_yaml(text: &str) -> Result<Checks, serde_norway::Error> {
+        serde_norway::from_str(text)
     }
 }
 

@@ -181,9 +181,9 @@ _dvr_instance_up() {
 # _dvr_start_instance NAME [HTPASSWD]: start it on a free port; prints the port.
 _dvr_start_instance() {
   local name=$1 htp=${2:-} log=$_DVR_STATE/$1.log timeout=${DOCKVAR_REGISTRY_TIMEOUT:-30}
-  local attempt port pid i code
+  local attempt port pid i code died
   : >"$log"
-  for ((attempt = 1; attempt <= 5; attempt++)); do
+  for ((attempt = 1; attempt <= 3; attempt++)); do
     port=$(_dvr_free_port) || { _dvr_log "no free port"; return 1; }
     _dvr_write_config "$name" "$port" "$htp"
     printf '=== %s start %s on 127.0.0.1:%s ===\n' "$name" "$(date -u +%FT%TZ)" "$port" >>"$log"
@@ -191,13 +191,16 @@ _dvr_start_instance() {
     # shellcheck disable=SC2016 # $$ and $@ are for the inner bash
     setsid -f bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$_DVR_STATE/$name.pid" \
       "$_DVR_BIN" serve "$_DVR_STATE/config-$name.yml" </dev/null >>"$log" 2>&1
-    for ((i = 0; i < 50; i++)); do
-      [[ -s $_DVR_STATE/$name.pid ]] && break
-      sleep 0.05
-    done
-    pid=$(_dvr_pid "$_DVR_STATE/$name.pid")
+    # Wait for it to answer. The pid file is written by the forked shell,
+    # which a loaded machine may schedule late: until it appears, only the
+    # probe decides; once it is there, a dead process ends the wait.
+    died=0
     for ((i = 0; i < timeout * 10; i++)); do
-      _dvr_alive "$pid" "$_DVR_STATE/config-$name.yml" || break
+      pid=$(_dvr_pid "$_DVR_STATE/$name.pid")
+      if [[ -n $pid ]] && ! _dvr_alive "$pid" "$_DVR_STATE/config-$name.yml"; then
+        died=1
+        break
+      fi
       code=$(_dvr_probe "$port")
       if [[ -n $code ]]; then
         printf '%s\n' "$port" >"$_DVR_STATE/$name.port"
@@ -206,12 +209,17 @@ _dvr_start_instance() {
       fi
       sleep 0.1
     done
-    if _dvr_alive "$pid" "$_DVR_STATE/config-$name.yml"; then
-      _dvr_stop_instance "$name"
-      break   # running but not answering: a port race would have exited
+    if [[ $died -eq 0 ]]; then
+      _dvr_log "$name instance (pid ${pid:-unknown}) did not answer within ${timeout}s (attempt $attempt)"
+    else
+      _dvr_log "$name instance (pid $pid) exited before answering (attempt $attempt)"
     fi
-    if ! grep -q 'address already in use' "$log" 2>/dev/null; then break; fi
-    _dvr_log "port $port was taken meanwhile; trying another"
+    _dvr_stop_instance "$name"
+    if [[ -z ${pid:-} ]]; then
+      # No pid file: kill whatever serves this config, by its command line.
+      pkill -f -- "serve $_DVR_STATE/config-$name.yml" 2>/dev/null || true
+    fi
+    sleep 1
   done
   _dvr_log "$name instance did not answer GET /v2/; last 50 lines of $log:"
   tail -n 50 "$log" >&2 || true

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::layers::{Entry, LayerError, MergeOptions, MergedView, PathQuery};
+use super::layers::{Entry, EntryKind, LayerError, MergeOptions, MergedView, PathQuery};
 
 /// Where an image is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -267,6 +267,45 @@ pub trait FileTree: Send + Sync {
     fn matches(&self, pattern: &str) -> Vec<(String, &Entry)>;
     /// Problems met while reading (files over the cap, links that could not be followed).
     fn warnings(&self) -> Vec<String>;
+    /// What `stat` (links followed) says `path` is, whether or not its entry was captured:
+    /// a tar source knows every path of the image even when it kept only the queried ones.
+    fn kind(&self, path: &str) -> Option<EntryKind> {
+        self.get(path).map(|e| e.kind.clone())
+    }
+
+    /// `realpath`: `path` with every symlink resolved (`readlink -f`), whether or not the
+    /// final path exists; `None` after 40 links (a loop). Uses only `lstat` and `read_link`,
+    /// so it answers the same from every source for the queried paths.
+    fn real_path(&self, path: &str) -> Option<String> {
+        let mut pending: Vec<String> = path.split('/').filter(|c| !c.is_empty()).rev().map(str::to_owned).collect();
+        let mut done: Vec<String> = Vec::new();
+        let mut hops = 0;
+        while let Some(component) = pending.pop() {
+            match component.as_str() {
+                "." => continue,
+                ".." => {
+                    done.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            let candidate = format!("/{}", done.iter().chain([&component]).cloned().collect::<Vec<_>>().join("/"));
+            match self.lstat(&candidate).map(|e| &e.kind) {
+                Some(EntryKind::Symlink(target)) => {
+                    hops += 1;
+                    if hops > 40 {
+                        return None;
+                    }
+                    if target.starts_with('/') {
+                        done.clear();
+                    }
+                    pending.extend(target.split('/').filter(|c| !c.is_empty()).rev().map(str::to_owned));
+                }
+                _ => done.push(component),
+            }
+        }
+        Some(format!("/{}", done.join("/")))
+    }
 }
 
 impl FileTree for MergedView {
@@ -284,6 +323,9 @@ impl FileTree for MergedView {
     }
     fn warnings(&self) -> Vec<String> {
         self.warnings.clone()
+    }
+    fn kind(&self, path: &str) -> Option<EntryKind> {
+        MergedView::kind(self, path)
     }
 }
 

@@ -652,12 +652,15 @@ impl<'q> State<'q> {
         let mut view = MergedView::new(self.nodes, self.index, self.opts.max_symlink_hops, stats);
         let mut warnings = self.warnings;
         for p in self.query.patterns().iter().filter(|p| p.is_exact()) {
-            if let Err(Miss::NotCaptured { path }) = view.lookup(&p.to_string())
-                && view.exists_physical_file(&path)
-            {
+            if let Err(Miss::NotCaptured { path }) = view.lookup(&p.to_string()) {
+                let lost = match view.kind(&path) {
+                    _ if view.exists_physical_file(&path) => "content",
+                    Some(EntryKind::Dir) => "owner and mode",
+                    _ => continue,
+                };
                 warnings.push(format!(
                     "{p} resolves to {path}, which exists but was streamed before the symlink \
-                     leading to it; content not captured"
+                     leading to it; {lost} not captured"
                 ));
             }
         }

@@ -131,6 +131,20 @@ impl MergedView {
         }
     }
 
+    /// What `path` is (links followed), from the captured entry or else from the path index.
+    pub fn kind(&self, path: &str) -> Option<EntryKind> {
+        match self.lookup(path) {
+            Ok((_, entry)) => Some(entry.kind.clone()),
+            Err(Miss::NotCaptured { path }) => match self.index.alive(path.trim_start_matches('/'))? {
+                Tag::Dir | Tag::ImplicitDir => Some(EntryKind::Dir),
+                Tag::File => Some(EntryKind::File),
+                Tag::Other => Some(EntryKind::Other),
+                Tag::Symlink => None,
+            },
+            Err(_) => None,
+        }
+    }
+
     pub(crate) fn exists_physical_file(&self, path: &str) -> bool {
         matches!(self.index.alive(path.trim_start_matches('/')), Some(Tag::File | Tag::Other))
     }

@@ -136,7 +136,16 @@ fn engine_image_facts_are_read_through_whiteouts_and_links() {
     let f = &images[0];
     assert_eq!(f["os"]["id"], "debian");
     assert_eq!(f["os"]["source"], "/etc/os-release");
-    assert_eq!(f["user"], serde_json::json!({"spec": "airbyte", "name": "airbyte", "uid": 1000, "root": false}));
+    assert_eq!(
+        (&f["user"]["spec"], &f["user"]["name"], &f["user"]["uid"], &f["user"]["gid"], &f["user"]["root"]),
+        (
+            &serde_json::json!("airbyte"),
+            &serde_json::json!("airbyte"),
+            &serde_json::json!(1000),
+            &serde_json::json!(1000),
+            &serde_json::json!(false)
+        )
+    );
     assert_eq!(f["airbyte_dir"]["exists"], true);
     assert_eq!(f["airbyte_dir"]["mode"], "0750");
     assert_eq!(f["airbyte_dir"]["owner"], "airbyte");
@@ -333,4 +342,178 @@ fn walk_count(dir: &std::path::Path) -> usize {
             entries.filter_map(|e| e.ok()).map(|e| if e.path().is_dir() { walk_count(&e.path()) } else { 1 }).sum()
         })
         .unwrap_or(0)
+}
+
+/// What the Debian test images (`scripts/lib/images.sh`, built on a debootstrapped bookworm)
+/// must warn about: exactly where their sources disagree, and nowhere else.
+const DEBIAN_IMAGES: &[(&str, &[&str])] = &[
+    ("deb-plain", &[]),
+    ("deb-pip-user", &[]),
+    ("deb-env", &["python-env-mismatch", "timezone-mismatch"]),
+    ("deb-tz", &["timezone-missing"]),
+    ("deb-venv", &["timezone-missing"]),
+    ("deb-ghost", &["user-missing"]),
+];
+
+/// The warnings' codes, without the notes a source adds about how it read the files.
+fn warning_codes(image: &Value) -> Vec<String> {
+    image["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["code"].as_str().unwrap().to_string())
+        .filter(|c| c != "incomplete-read")
+        .collect()
+}
+
+/// PEP 503 names, as pip compares them.
+fn normalized(name: &str) -> String {
+    name.to_lowercase().replace(['_', '.'], "-")
+}
+
+/// Runs `script` with `sh` inside the image as its own user (no `--user`), with `env` added.
+fn container(env: &Env, image: &str, vars: &[(&str, &str)], script: &str) -> std::process::Output {
+    let mut command = Command::new(&env.docker_cli);
+    command.args(["run", "--rm", "--network=none", "--entrypoint", "/bin/sh"]);
+    for (k, v) in vars {
+        command.args(["-e", &format!("{k}={v}")]);
+    }
+    command.args([image, "-c", script]).env("DOCKER_HOST", &env.docker_host).output().expect("docker run")
+}
+
+/// `key=value` lines printed by the container script below.
+fn probe(env: &Env, image: &str, zone: &str) -> BTreeMap<String, String> {
+    let script = r#"
+        echo "python=$(python3 --version 2>&1)"
+        echo "pip=$(python3 -m pip --version --disable-pip-version-check 2>&1)"
+        echo "list=$(python3 -m pip list --format=json --disable-pip-version-check 2>/dev/null)"
+        if [ -n "$TZ" ]; then
+            f=/usr/share/zoneinfo/${TZ#:}
+            if [ -f "$f" ]; then echo "zone_file=$(readlink -f "$f")"; else echo "zone_file=-"; fi
+        elif [ -f /etc/localtime ]; then echo "zone_file=$(readlink -f /etc/localtime)"
+        else echo "zone_file=-"; fi
+        echo "localtime=$(readlink -f /etc/localtime)"
+        echo "date=$(date +%Z%z)"
+        echo "date_as_dockvar=$(TZ=$DV_ZONE date +%Z%z)"
+        echo "uid=$(id -u)"; echo "gid=$(id -g)"; echo "user=$(id -un 2>/dev/null)"; echo "home=$HOME"
+        echo "lstat=$(stat -c '%F' /airbyte 2>/dev/null)"
+        echo "stat=$(stat -L -c '%F %u %g %a' /airbyte 2>/dev/null)"
+        echo "link=$(readlink /airbyte)"
+        if [ -w /airbyte ]; then echo writable=true; else echo writable=false; fi
+    "#;
+    let out = container(env, image, &[("DV_ZONE", zone)], script);
+    assert!(out.status.success(), "docker run {image}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect()
+}
+
+/// dockvar's facts of the debootstrapped Debian images, from the engine (all three ways of
+/// reading files) and from a docker-archive, equal what the running container prints.
+#[test]
+fn debian_images_agree_with_the_running_container() {
+    let Some(env) = env("debian_images_agree_with_the_running_container") else { return };
+    let cache = tempfile::tempdir().unwrap();
+    let archive = env.images.join("debian/docker-archive.tar");
+    let mut compared = 0;
+    for (name, expected_warnings) in DEBIAN_IMAGES {
+        let tag = format!("dockvar-test/{name}:1");
+        let engine_ref = format!("docker:{tag}");
+        let archive_ref = format!("docker-archive:{}:{tag}", archive.display());
+        let (code, images) = inspect(&env, cache.path(), &["--no-cache"], &[engine_ref.clone(), archive_ref]);
+        assert_eq!(code, 0, "{images:#?}");
+        assert_eq!(images[0]["source"], "docker (overlay2)");
+        assert_eq!(images[1]["source"], "docker-archive");
+        let mut all = images.clone();
+        for mode in ["archive", "export"] {
+            let (code, other) = inspect_with_mode(&env, cache.path(), &["--no-cache"], &[engine_ref.clone()], mode);
+            assert_eq!(code, 0, "{other:#?}");
+            all.extend(other);
+        }
+        let without_warnings = |v: &Value| {
+            let mut v = portable(v);
+            if let Value::Object(map) = &mut v {
+                map.remove("warnings");
+            }
+            v
+        };
+        for other in &all[1..] {
+            assert_eq!(without_warnings(other), without_warnings(&all[0]), "{name}: {} differs", other["source"]);
+            assert_eq!(warning_codes(other), warning_codes(&all[0]), "{name}: {} warns otherwise", other["source"]);
+        }
+        let f = &all[0];
+        assert_eq!(warning_codes(f), *expected_warnings, "{name}: {:#?}", f["warnings"]);
+        if *name == "deb-ghost" {
+            // The runtime agrees that the user does not exist: the container cannot start.
+            let out = container(&env, &tag, &[], "true");
+            assert!(!out.status.success());
+            assert!(String::from_utf8_lossy(&out.stderr).contains("ghost"), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(f["user"]["uid"].is_null());
+            continue;
+        }
+        let zone = f["timezone"]["version"].as_str().unwrap();
+        let inside = probe(&env, &tag, zone);
+        let field = |k: &str| inside.get(k).map(String::as_str).unwrap_or("");
+
+        // Python, pip and `pip list` as the image's user.
+        assert_eq!(format!("Python {}", f["python"]["version"].as_str().unwrap()), field("python"), "{name}");
+        let pip: Vec<&str> = field("pip").split(' ').collect();
+        assert_eq!(pip[0], "pip", "{name}: {}", field("pip"));
+        assert_eq!(f["pip"]["version"], pip[1], "{name}");
+        let pip_site = pip[3].trim_end_matches("/pip");
+        let dockvar_site = f["pip"]["source"].as_str().unwrap().rsplitn(3, '/').nth(2).unwrap();
+        assert_eq!(dockvar_site, pip_site, "{name}: where pip is");
+        let listed: Value = serde_json::from_str(field("list")).unwrap();
+        let pip_list: BTreeSet<(String, String)> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (normalized(d["name"].as_str().unwrap()), d["version"].as_str().unwrap().to_string()))
+            .collect();
+        let ours: BTreeSet<(String, String)> = f["python_packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (normalized(d["name"].as_str().unwrap()), d["version"].as_str().unwrap_or("").to_string()))
+            .collect();
+        assert_eq!(ours, pip_list, "{name}: pip list");
+
+        // The zone: what the C library reads, and that it is the same zone dockvar names.
+        let expected_zone = match field("zone_file") {
+            "-" => "UTC".to_string(),
+            file => file.rsplit_once("zoneinfo/").map_or(file, |(_, z)| z).to_string(),
+        };
+        let utc = |z: &str| matches!(z, "UTC" | "Etc/UTC");
+        assert!(zone == expected_zone || utc(zone) && utc(&expected_zone), "{name}: {zone} vs {expected_zone}");
+        let offset = |s: &str| s[s.len().saturating_sub(5)..].to_string();
+        assert_eq!(offset(field("date")), offset(field("date_as_dockvar")), "{name}: date +%z");
+        if !utc(zone) {
+            assert_eq!(field("date"), field("date_as_dockvar"), "{name}: date +%Z");
+        }
+
+        // The user: id inside equals uid, gid, name and home.
+        assert_eq!(f["user"]["uid"].to_string(), field("uid"), "{name}");
+        assert_eq!(f["user"]["gid"].to_string(), field("gid"), "{name}");
+        if !field("user").is_empty() {
+            assert_eq!(f["user"]["name"], field("user"), "{name}");
+        }
+        assert_eq!(f["user"]["home"], field("home"), "{name}");
+
+        // /airbyte: lstat says whether it is a link, stat -L gives owner and mode.
+        let dir = &f["airbyte_dir"];
+        assert_eq!(dir["is_symlink"], field("lstat") == "symbolic link", "{name}");
+        assert_eq!(dir["target"].as_str().unwrap_or(""), field("link"), "{name}");
+        let stat = field("stat");
+        assert_eq!(dir["exists"], stat.starts_with("directory "), "{name}: {stat}");
+        if dir["exists"] == true {
+            let parts: Vec<&str> = stat.rsplitn(4, ' ').collect();
+            assert_eq!(dir["owner_uid"].to_string(), parts[2], "{name}");
+            assert_eq!(dir["owner_gid"].to_string(), parts[1], "{name}");
+            assert_eq!(dir["mode"].as_str().unwrap().trim_start_matches('0'), parts[0], "{name}");
+            assert_eq!(dir["writable_by_user"], field("writable") == "true", "{name}");
+        }
+        compared += 1;
+    }
+    assert_eq!(compared, DEBIAN_IMAGES.len() - 1);
 }

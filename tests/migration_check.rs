@@ -242,7 +242,9 @@ fn sarif_output_is_valid_sarif() {
     let results = log["runs"][0]["results"].as_array().unwrap();
     assert!(results.iter().any(|r| r["ruleId"] == "contract/airbyte-entrypoint"));
     let Ok(schema_path) = std::env::var("DOCKVAR_TEST_SARIF_SCHEMA") else {
-        dockvar::testing::skip("schema validation: DOCKVAR_TEST_SARIF_SCHEMA is not set (scripts/test fetches the schema)");
+        dockvar::testing::skip(
+            "schema validation: DOCKVAR_TEST_SARIF_SCHEMA is not set (scripts/test fetches the schema)",
+        );
         return;
     };
     // The published schema's `pattern` for run.language has a stray `]` that ECMAScript reads

@@ -15,6 +15,8 @@
 #   alpine/…                     the same three for dockvar-test/alpine:1 (apk, no Python)
 #   contract/…                   the same three for dockvar-test/contract:1 (meets the contract)
 #   broken/truncated.tar         a docker-archive whose last layer is cut short
+#   debian/docker-archive.tar    `docker save` of every dockvar-test/deb-*:1 image (one archive,
+#                                so the debootstrapped base layer is stored once)
 # Both engine/ and layered/ images are also pushed to $DOCKVAR_TEST_REGISTRY as
 # dockvar-test/<name>:1.
 
@@ -22,6 +24,88 @@ _dvi_lib_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 _dvi_root="$(cd "$_dvi_lib_dir/../.." && pwd -P)"
 
 _dvi_log() { printf 'images: %s\n' "$*" >&2; }
+
+# shellcheck source=scripts/lib/debootstrap.sh
+source "$_dvi_lib_dir/debootstrap.sh"
+
+# The images built on the debootstrapped Debian 12 (see _dvi_debian_images), in build order.
+DVI_DEBIAN_IMAGES=(deb-plain deb-pip-user deb-env deb-tz deb-venv deb-ghost)
+
+# _dvi_wheels DIR: the wheels the Debian images install, from PyPI with `pip download` (cached
+# in DIR; never committed).
+_dvi_wheels() {
+  local dir=$1
+  if [[ -f $dir/pip-24.2-py3-none-any.whl && -f $dir/six-1.16.0-py2.py3-none-any.whl ]]; then return 0; fi
+  mkdir -p "$dir"
+  _dvi_log "pip download pip==24.2 six==1.16.0 into $dir"
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$dir" pip==24.2 six==1.16.0 >&2
+}
+
+# _dvi_debian_images: imports the debootstrapped rootfs as dockvar-test/bookworm:1 (once per
+# tarball) and builds the DVI_DEBIAN_IMAGES on it, offline:
+#   deb-plain     the distro's python3, python3-pip and tzdata, nothing else
+#   deb-pip-user  pip upgraded from a wheel into /usr/local/lib/python3.11/dist-packages, user
+#                 airbyte with six installed `--user`, /airbyte a directory, USER airbyte
+#   deb-env       a misleading PYTHON_VERSION, /etc/localtime re-pointed to the US/Eastern
+#                 alias (while /etc/timezone still says Etc/UTC), USER 1001:1002
+#   deb-tz        a dangling /etc/localtime, no /etc/timezone, /airbyte a symlink to
+#                 /opt/airbyte, USER airbyte:staff
+#   deb-venv      a venv first on PATH (pip and six in it) beside the distro's python3, and a
+#                 TZ naming a zone the image lacks
+#   deb-ghost     USER ghost, whom /etc/passwd does not know (the container cannot start)
+_dvi_debian_images() {
+  local docker=${DOCKVAR_TEST_DOCKER_CLI:-docker} key have ctx name out=$DOCKVAR_TEST_IMAGES/debian
+  debootstrap_rootfs
+  key=$(basename "$DOCKVAR_TEST_DEBIAN_ROOTFS" .tar)
+  have=$("$docker" image inspect -f '{{index .Config.Labels "io.dockvar.rootfs"}}' dockvar-test/bookworm:1 2>/dev/null || true)
+  if [[ $have != "$key" ]]; then
+    _dvi_log "docker import $DOCKVAR_TEST_DEBIAN_ROOTFS as dockvar-test/bookworm:1"
+    "$docker" import -q --change "LABEL io.dockvar.rootfs=$key" "$DOCKVAR_TEST_DEBIAN_ROOTFS" dockvar-test/bookworm:1 >/dev/null
+  fi
+  ctx=$(mktemp -d)
+  _dvi_wheels "${DOCKVAR_TARGET_DIR:-$_dvi_root/target}/wheels"
+  mkdir -p "$ctx/wheels"
+  cp "${DOCKVAR_TARGET_DIR:-$_dvi_root/target}/wheels/"{pip-24.2-py3-none-any.whl,six-1.16.0-py2.py3-none-any.whl} "$ctx/wheels/"
+  local pip='python3 -m pip install -q --break-system-packages --no-index --no-cache-dir --disable-pip-version-check'
+  for name in "${DVI_DEBIAN_IMAGES[@]}"; do
+    {
+      echo 'FROM dockvar-test/bookworm:1'
+      case $name in
+        deb-plain) ;;
+        deb-pip-user)
+          echo 'COPY wheels/ /wheels/'
+          echo "RUN $pip /wheels/pip-24.2-py3-none-any.whl && useradd -m -u 1000 -U airbyte \\"
+          echo ' && mkdir /airbyte && chown airbyte:airbyte /airbyte && chmod 750 /airbyte'
+          echo 'USER airbyte'
+          echo "RUN $pip --user /wheels/six-1.16.0-py2.py3-none-any.whl"
+          ;;
+        deb-env)
+          echo 'RUN ln -sf /usr/share/zoneinfo/US/Eastern /etc/localtime'
+          echo 'ENV PYTHON_VERSION=3.11.9'
+          echo 'USER 1001:1002'
+          ;;
+        deb-tz)
+          echo 'RUN useradd -u 1000 -U airbyte && mkdir -p /opt/airbyte && chown airbyte:airbyte /opt/airbyte \'
+          echo ' && ln -s /opt/airbyte /airbyte && ln -sf /usr/share/zoneinfo/Nowhere/Town /etc/localtime \'
+          echo ' && rm /etc/timezone'
+          echo 'USER airbyte:staff'
+          ;;
+        deb-venv)
+          echo 'COPY wheels/ /wheels/'
+          echo "RUN python3 -m venv --without-pip /opt/venv && $pip --target /opt/venv/lib/python3.11/site-packages \\"
+          echo '    /wheels/pip-24.2-py3-none-any.whl /wheels/six-1.16.0-py2.py3-none-any.whl && rm -r /wheels'
+          echo 'ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TZ=Mars/Olympus'
+          ;;
+        deb-ghost) echo 'USER ghost' ;;
+      esac
+      echo "LABEL io.dockvar.test=$name"
+    } >"$ctx/Dockerfile"
+    DOCKER_BUILDKIT=0 "$docker" build -q --network=none -t "dockvar-test/$name:1" "$ctx" >/dev/null
+  done
+  rm -rf "$ctx"
+  mkdir -p "$out"
+  "$docker" save -o "$out/docker-archive.tar" "${DVI_DEBIAN_IMAGES[@]/#/dockvar-test/}"
+}
 
 # _dvi_context_engine DIR: whiteouts, an opaque dir, /lib -> usr/lib, a re-pointed
 # /etc/localtime, a hard link, link loops, /airbyte owned by the airbyte user, Python dist-infos.
@@ -143,6 +227,16 @@ _dvi_connector_image() {
   mkdir -p "$ctx/bin" "$ctx/airbyte/integration_code"
   cp /bin/busybox "$ctx/bin/busybox"
   site=$ctx/usr/local/lib/python$minor/site-packages
+  # The official python image's layout: the interpreter on PATH (a placeholder here: these
+  # images are never run) and CPython's patchlevel.h, which says the exact version.
+  mkdir -p "$ctx/usr/local/bin" "$ctx/usr/local/include/python$minor"
+  printf '#!/bin/busybox sh\necho "placeholder for CPython %s: dockvar sample image" >&2\nexit 1\n' "$python" \
+    >"$ctx/usr/local/bin/python$minor"
+  chmod 755 "$ctx/usr/local/bin/python$minor"
+  ln -s "python$minor" "$ctx/usr/local/bin/python3"
+  ln -s python3 "$ctx/usr/local/bin/python"
+  printf '/* Python version identification scheme (excerpt) */\n#define PY_VERSION              "%s"\n' "$python" \
+    >"$ctx/usr/local/include/python$minor/patchlevel.h"
   mkdir -p "$site/pip-$pip.dist-info" "$site/setuptools-58.1.0.dist-info"
   printf 'Metadata-Version: 2.1\nName: pip\nVersion: %s\n' "$pip" >"$site/pip-$pip.dist-info/METADATA"
   printf 'Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n' >"$site/pip-$pip.dist-info/WHEEL"
@@ -225,6 +319,7 @@ images_build() {
   _dvi_export layered
   _dvi_export alpine
   _dvi_export contract
+  _dvi_debian_images
   _dvi_sample_images
   export DOCKVAR_TEST_ENGINE_IMAGE=dockvar-test/engine:1
   local name

@@ -460,7 +460,13 @@ mod tests {
         let mut facts = ImageFacts {
             env: vec![("AIRBYTE_ENTRYPOINT".into(), "python /airbyte/integration_code/main.py".into())],
             entrypoint: Some(vec!["python".into(), "/airbyte/integration_code/main.py".into()]),
-            user: UserFacts { spec: "airbyte".into(), name: Some("airbyte".into()), uid: Some(1000), root: false },
+            user: UserFacts {
+                spec: "airbyte".into(),
+                name: Some("airbyte".into()),
+                uid: Some(1000),
+                root: false,
+                ..UserFacts::default()
+            },
             airbyte_dir: AirbyteDir {
                 exists: true,
                 owner: Some("airbyte".into()),
@@ -484,7 +490,13 @@ mod tests {
         arm.platforms = vec!["linux/amd64".into(), "linux/arm64".into()];
         assert_eq!(run(&arm), Vec::<&str>::new());
         let mut root = facts.clone();
-        root.user = UserFacts { spec: String::new(), name: Some("root".into()), uid: Some(0), root: true };
+        root.user = UserFacts {
+            spec: String::new(),
+            name: Some("root".into()),
+            uid: Some(0),
+            root: true,
+            ..UserFacts::default()
+        };
         root.airbyte_dir.exists = false;
         assert_eq!(run(&root), vec![USER, AIRBYTE_DIR]);
         let strict = check_image("img", &root, Some(&c), ContractOptions { require_airbyte_user: true });

@@ -89,9 +89,12 @@ pub fn facts_json(f: &ImageFacts) -> serde_json::Value {
         "labels": f.labels,
         "exposed_ports": f.exposed_ports,
         "python": f.python,
+        "python_interpreters": f.python_interpreters,
+        "python_site_dirs": f.python_site_dirs,
         "pip": f.pip,
         "packages": f.packages,
         "python_packages": f.python_packages,
+        "python_packages_shadowed": f.python_packages_shadowed,
         "timezone": f.timezone,
         "airbyte_dir": f.airbyte_dir,
         "layers": f.layers,
@@ -114,9 +117,10 @@ fn inspection_text(r: &Inspection, printer: &Printer) -> String {
         (None, Some(r)) => format!("{} {r}", f.os.id.as_deref().unwrap_or("?")),
         (None, None) => "-".into(),
     };
+    let gid = f.user.gid.map(|g| format!(", gid {g}")).unwrap_or_default();
     let user = match (&f.user.name, f.user.uid) {
-        (Some(n), Some(u)) => format!("{n} (uid {u}{})", if f.user.root { ", root" } else { "" }),
-        (None, Some(u)) => format!("uid {u}{}", if f.user.root { " (root)" } else { "" }),
+        (Some(n), Some(u)) => format!("{n} (uid {u}{gid}{})", if f.user.root { ", root" } else { "" }),
+        (None, Some(u)) => format!("uid {u}{gid}{}", if f.user.root { " (root)" } else { "" }),
         _ if f.user.spec.is_empty() => "root (no USER)".into(),
         _ => format!("{} (not in /etc/passwd)", f.user.spec),
     };
@@ -124,15 +128,16 @@ fn inspection_text(r: &Inspection, printer: &Printer) -> String {
         Some(v) => format!("{} ({})", v.version, v.source),
         None => "-".into(),
     };
+    let link = f.airbyte_dir.target.as_ref().map(|t| format!("symlink to {t}, ")).unwrap_or_default();
     let airbyte = if f.airbyte_dir.exists {
         format!(
-            "owner {}, mode {}, {}",
+            "{link}owner {}, mode {}, {}",
             f.airbyte_dir.owner.clone().or(f.airbyte_dir.owner_uid.map(|u| u.to_string())).unwrap_or_default(),
             f.airbyte_dir.mode.as_deref().unwrap_or("?"),
             if f.airbyte_dir.writable_by_airbyte { "writable by airbyte" } else { "not writable by airbyte" }
         )
     } else {
-        "missing".into()
+        format!("{link}missing")
     };
     let mut rows: Vec<(&str, String)> = vec![
         ("image id", f.image_id.clone()),
@@ -145,9 +150,31 @@ fn inspection_text(r: &Inspection, printer: &Printer) -> String {
         ("cmd", f.cmd.as_ref().map_or("-".into(), |e| e.join(" "))),
         ("workdir", dash(f.workdir.as_deref())),
         ("python", sourced(&f.python)),
+        (
+            "interpreters",
+            if f.python_interpreters.is_empty() {
+                "-".into()
+            } else {
+                f.python_interpreters
+                    .iter()
+                    .map(|i| {
+                        let version = i.version.as_deref().unwrap_or("?");
+                        let chosen = if i.selected { ", on PATH first" } else { "" };
+                        format!("{} -> {} ({version}{chosen})", i.path, i.real_path)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            },
+        ),
         ("pip", sourced(&f.pip)),
         ("packages", format!("{} ({})", f.packages.items.len(), f.packages.manager)),
-        ("python packages", f.python_packages.len().to_string()),
+        (
+            "python packages",
+            match f.python_packages_shadowed.len() {
+                0 => f.python_packages.len().to_string(),
+                n => format!("{} ({n} shadowed)", f.python_packages.len()),
+            },
+        ),
         ("timezone", sourced(&f.timezone)),
         ("/airbyte", airbyte),
         ("layers", f.layers.len().to_string()),

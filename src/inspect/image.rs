@@ -267,6 +267,40 @@ pub trait FileTree: Send + Sync {
     fn matches(&self, pattern: &str) -> Vec<(String, &Entry)>;
     /// Problems met while reading (files over the cap, links that could not be followed).
     fn warnings(&self) -> Vec<String>;
+
+    /// `realpath`: `path` with every symlink resolved (`readlink -f`), whether or not the
+    /// final path exists; `None` after 40 links (a loop). Uses only `lstat` and `read_link`,
+    /// so it answers the same from every source for the queried paths.
+    fn real_path(&self, path: &str) -> Option<String> {
+        let mut pending: Vec<String> = path.split('/').filter(|c| !c.is_empty()).rev().map(str::to_owned).collect();
+        let mut done: Vec<String> = Vec::new();
+        let mut hops = 0;
+        while let Some(component) = pending.pop() {
+            match component.as_str() {
+                "." => continue,
+                ".." => {
+                    done.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            let candidate = format!("/{}", done.iter().chain([&component]).cloned().collect::<Vec<_>>().join("/"));
+            match self.lstat(&candidate).map(|e| &e.kind) {
+                Some(super::layers::EntryKind::Symlink(target)) => {
+                    hops += 1;
+                    if hops > 40 {
+                        return None;
+                    }
+                    if target.starts_with('/') {
+                        done.clear();
+                    }
+                    pending.extend(target.split('/').filter(|c| !c.is_empty()).rev().map(str::to_owned));
+                }
+                _ => done.push(component),
+            }
+        }
+        Some(format!("/{}", done.join("/")))
+    }
 }
 
 impl FileTree for MergedView {

@@ -7,6 +7,7 @@ pub mod image;
 pub mod layers;
 pub mod read;
 pub mod source;
+pub mod warning;
 
 use std::time::Instant;
 
@@ -73,7 +74,7 @@ pub fn inspect(reference: &str, options: &InspectOptions, progress: &(dyn Fn(Ste
         return finish(Some(facts), None, true);
     }
     progress(Step::Layers);
-    let query = match read::wanted_paths() {
+    let query = match read::wanted_paths(&config.env) {
         Ok(q) => q,
         Err(e) => return finish(None, Some(format!("{reference}: {e}")), false),
     };

@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::facts::{self, FactError, Localtime, Package};
+use super::facts::{self, FactError, Interpreter, Package};
 use super::image::{FileTree, HistoryEntry, ImageConfig, LayerInfo};
 use super::layers::{EntryKind, PathQuery, QueryError};
+pub use super::warning::{Warning, WarningCode};
 
 /// Bumped whenever `ImageFacts` or a reader changes what it reports; part of the cache key.
-pub const FACTS_SCHEMA: u32 = 2;
+pub const FACTS_SCHEMA: u32 = 3;
 
 /// Everything dockvar knows about one image.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,14 +38,26 @@ pub struct ImageFacts {
     pub exposed_ports: Vec<String>,
     pub layers: Vec<LayerFacts>,
     pub history: Vec<HistoryFacts>,
+    /// The version of the interpreter `python3` (then `python`) runs.
     pub python: Option<SourcedValue>,
+    /// Every interpreter on `PATH`, the selected one marked.
+    #[serde(default)]
+    pub python_interpreters: Vec<Interpreter>,
+    /// The selected interpreter's site directories, in `sys.path` order.
+    #[serde(default)]
+    pub python_site_dirs: Vec<String>,
+    /// What `python3 -m pip --version` reports.
     pub pip: Option<SourcedValue>,
+    /// What `python3 -m pip list` shows.
     pub python_packages: Vec<PythonPackage>,
+    /// Distributions hidden by an earlier one of the same name on `sys.path`.
+    #[serde(default)]
+    pub python_packages_shadowed: Vec<PythonPackage>,
     pub packages: PackageFacts,
     pub timezone: Option<SourcedValue>,
     pub airbyte_dir: AirbyteDir,
     /// Disagreements between sources of a fact and files that could not be read fully.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +80,14 @@ pub struct UserFacts {
     pub name: Option<String>,
     pub uid: Option<u32>,
     pub root: bool,
+    /// The group the process runs with (`USER name:group`, else the user's primary group).
+    #[serde(default)]
+    pub gid: Option<u32>,
+    #[serde(default)]
+    pub group: Option<String>,
+    /// The home directory the runtime gives the process (`HOME` unless the config sets it).
+    #[serde(default)]
+    pub home: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +140,12 @@ pub struct PackageItem {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AirbyteDir {
     pub exists: bool,
+    /// `/airbyte` itself is a symlink; the owner and mode below are its target's.
+    #[serde(default)]
+    pub is_symlink: bool,
+    /// The link's target as stored.
+    #[serde(default)]
+    pub target: Option<String>,
     pub owner_uid: Option<u64>,
     pub owner_gid: Option<u64>,
     /// Owner's name from `/etc/passwd`.
@@ -129,22 +156,27 @@ pub struct AirbyteDir {
     pub airbyte_user_exists: bool,
     /// Whether user `airbyte` may write to `/airbyte` (owner with `u+w`, or group/other write).
     pub writable_by_airbyte: bool,
+    /// Whether the image's user (`USER`) may write to `/airbyte`.
+    #[serde(default)]
+    pub writable_by_user: bool,
 }
 
-/// The image paths the readers need. Python interpreter files are not asked for: their
-/// `lib/pythonX.Y` directories say the same without capturing multi-megabyte binaries.
-pub fn wanted_paths() -> Result<PathQuery, QueryError> {
+/// The image paths the readers need, given the config's environment (`PATH`, `HOME`, `TZ`,
+/// `PYTHONPATH` decide where the Python and timezone readers look).
+pub fn wanted_paths(env: &[(String, String)]) -> Result<PathQuery, QueryError> {
     let mut query = PathQuery::new();
+    let dynamic: Vec<String> =
+        facts::python_env::wanted_paths(env).into_iter().chain(facts::timezone::wanted_paths(env)).collect();
     for path in facts::os_release::PATHS
         .iter()
-        .chain(facts::dpkg::PATHS)
-        .chain(facts::apk::PATHS)
-        .chain(facts::passwd::PATHS)
-        .chain(facts::timezone::PATHS)
-        .chain(facts::python::PATHS)
-        .chain(PYTHON_DIRS)
-        .chain(WHEEL_FILES)
-        .chain(&[AIRBYTE_DIR])
+        .copied()
+        .chain(facts::dpkg::PATHS.iter().copied())
+        .chain(facts::apk::PATHS.iter().copied())
+        .chain(facts::passwd::PATHS.iter().copied())
+        .chain(facts::timezone::PATHS.iter().copied())
+        .chain(PYTHON_DIRS.iter().copied())
+        .chain([AIRBYTE_DIR])
+        .chain(dynamic.iter().map(String::as_str))
     {
         query.add(path)?;
     }
@@ -152,14 +184,6 @@ pub fn wanted_paths() -> Result<PathQuery, QueryError> {
 }
 
 const AIRBYTE_DIR: &str = "/airbyte";
-/// The `WHEEL` file beside each `METADATA`, for the wheel tags.
-const WHEEL_FILES: &[&str] = &[
-    "/usr/local/lib/*/site-packages/*.dist-info/WHEEL",
-    "/usr/local/lib/*/dist-packages/*.dist-info/WHEEL",
-    "/usr/lib/*/site-packages/*.dist-info/WHEEL",
-    "/usr/lib/*/dist-packages/*.dist-info/WHEEL",
-];
-
 /// The `Tag:` lines of the `WHEEL` file next to a distribution's `METADATA`.
 fn wheel_tags(tree: &dyn FileTree, metadata_path: &str) -> Vec<String> {
     let Some(dir) = metadata_path.strip_suffix("/METADATA") else { return Vec::new() };
@@ -178,93 +202,110 @@ fn wheel_tags(tree: &dyn FileTree, metadata_path: &str) -> Vec<String> {
 }
 const PYTHON_DIRS: &[&str] = &["/usr/local/lib/python*", "/usr/lib/python*"];
 
-/// Reads the facts. A file that exists but does not parse is returned as an error together
-/// with the facts gathered so far, so that the report shows both.
+/// Reads the facts. A file that exists but cannot be read at all is returned as an error
+/// together with the facts gathered so far, so that the report shows both; a bad record in a
+/// file that is otherwise fine is only a warning.
 pub fn read_facts(reference: &str, config: ImageConfig, tree: &dyn FileTree) -> (ImageFacts, Option<FactError>) {
     let mut first_error: Option<FactError> = None;
-    let mut keep = |e: FactError, warnings: &mut Vec<String>| {
-        warnings.push(e.to_string());
+    let mut keep = |e: FactError, warnings: &mut Vec<Warning>| {
+        warnings.push(Warning::new(WarningCode::UnreadableFile, e.to_string()));
         if first_error.is_none() {
             first_error = Some(e);
         }
     };
-    let mut warnings: Vec<String> = tree.warnings();
+    let mut source_notes: Vec<String> = tree.warnings();
     if tree.read_link(facts::timezone::ETC_LOCALTIME).is_some() {
         // The link's target names the zone; that its content was not captured is no loss.
-        warnings.retain(|w| !w.starts_with("/etc/localtime "));
+        source_notes.retain(|w| !w.starts_with("/etc/localtime "));
     }
+    let mut warnings: Vec<Warning> =
+        source_notes.into_iter().map(|w| Warning::new(WarningCode::IncompleteRead, w)).collect();
+    let malformed = |errors: Vec<FactError>, warnings: &mut Vec<Warning>| {
+        warnings.extend(errors.into_iter().map(|e| Warning::new(WarningCode::MalformedRecord, e.to_string())));
+    };
     let content = |path: &str| tree.get(path).and_then(|e| e.content.as_deref());
 
     let os = read_os(tree).unwrap_or_else(|e| {
         keep(e, &mut warnings);
         OsFacts::default()
     });
-    let (manager, packages) = match read_packages(tree) {
-        Ok(found) => found,
-        Err(e) => {
-            keep(e, &mut warnings);
-            ("none".to_string(), Vec::new())
-        }
-    };
+    let (manager, packages, bad_records) = read_packages(tree);
+    malformed(bad_records, &mut warnings);
     if let (Some(arch), Some(pkg_arch)) = (config.architecture.as_deref(), package_architecture(&packages))
         && !same_architecture(arch, &pkg_arch)
     {
-        warnings.push(format!("the config says architecture {arch}, but the packages are built for {pkg_arch}"));
+        warnings.push(Warning::new(
+            WarningCode::ArchitectureMismatch,
+            format!("the config says architecture {arch}, but the packages are built for {pkg_arch}"),
+        ));
     }
 
     let users = content(facts::passwd::PASSWD_PATH)
-        .map(|b| facts::passwd::parse_passwd(b, facts::passwd::PASSWD_PATH))
-        .transpose()
-        .unwrap_or_else(|e| {
-            keep(e, &mut warnings);
-            None
-        })
+        .map(|b| facts::passwd::read_passwd(b, facts::passwd::PASSWD_PATH))
         .unwrap_or_default();
+    malformed(users.errors, &mut warnings);
+    let users = users.items;
     let groups = content(facts::passwd::GROUP_PATH)
-        .map(|b| facts::passwd::parse_group(b, facts::passwd::GROUP_PATH))
-        .transpose()
-        .unwrap_or_else(|e| {
-            keep(e, &mut warnings);
-            None
-        })
+        .map(|b| facts::passwd::read_group(b, facts::passwd::GROUP_PATH))
         .unwrap_or_default();
+    malformed(groups.errors, &mut warnings);
+    let groups = groups.items;
     let spec = config.user.clone().unwrap_or_default();
     let resolved = facts::passwd::resolve_user(&spec, &users, &groups);
-    let user = UserFacts { spec, name: resolved.name, uid: resolved.uid, root: resolved.root };
-
-    let timezone = read_timezone(&config.env, tree).unwrap_or_else(|e| {
-        keep(e, &mut warnings);
-        None
-    });
-
-    let python_paths: Vec<String> = PYTHON_DIRS.iter().flat_map(|p| tree.matches(p)).map(|(p, _)| p).collect();
-    let mut python_files: Vec<(String, &[u8])> = Vec::new();
-    for pattern in facts::python::PATHS {
-        for (path, entry) in tree.matches(pattern) {
-            match &entry.content {
-                Some(bytes) => python_files.push((path, bytes.as_slice())),
-                None if entry.kind == EntryKind::Dir => {}
-                // An egg-info directory or an uncaptured file: its name still says what it is.
-                None => {}
-            }
-        }
+    if resolved.user_missing {
+        let user = spec.split(':').next().unwrap_or(&spec);
+        warnings.push(Warning::new(
+            WarningCode::UserMissing,
+            format!("USER {spec}: no user {user:?} in /etc/passwd, so the container would not start"),
+        ));
     }
-    let python_dirs: Vec<String> = facts::python::PATHS
-        .iter()
-        .flat_map(|p| tree.matches(p))
-        .filter(|(_, e)| e.kind == EntryKind::Dir)
-        .map(|(p, _)| p)
-        .collect();
-    let all_paths: Vec<&str> = python_paths.iter().chain(&python_dirs).map(String::as_str).collect();
-    let files: Vec<(&str, &[u8])> = python_files.iter().map(|(p, b)| (p.as_str(), *b)).collect();
-    let raw_packages: Vec<Package> = packages.iter().map(to_package).collect();
-    let python = facts::python::facts(&all_paths, &files, &config.env, &raw_packages).unwrap_or_else(|e| {
-        keep(e, &mut warnings);
-        facts::PythonFacts::default()
-    });
-    warnings.extend(python.disagreements.iter().cloned());
+    if resolved.group_missing {
+        let group = spec.split_once(':').map_or("", |(_, g)| g);
+        warnings.push(Warning::new(
+            WarningCode::GroupMissing,
+            format!("USER {spec}: no group {group:?} in /etc/group, so the container would not start"),
+        ));
+    }
+    let env_home = config.env.iter().rev().find(|(k, _)| k == "HOME").map(|(_, v)| v.clone());
+    let user = UserFacts {
+        spec,
+        name: resolved.name.clone(),
+        uid: resolved.uid,
+        root: resolved.root,
+        gid: resolved.gid,
+        group: resolved.group.clone(),
+        home: env_home.or_else(|| resolved.home.clone()),
+    };
 
-    let airbyte_dir = read_airbyte_dir(tree, &users);
+    let timezone = match facts::timezone::resolve(tree, &config.env) {
+        Ok((zone, notes)) => {
+            warnings.extend(notes);
+            Some(SourcedValue { version: zone.value, source: zone.source })
+        }
+        Err(e) => {
+            keep(e, &mut warnings);
+            None
+        }
+    };
+
+    let raw_packages: Vec<Package> = packages.iter().map(to_package).collect();
+    let debian = os.id.as_deref() == Some("debian")
+        || os.id.as_deref() == Some("ubuntu")
+        || os.id_like.iter().any(|l| l == "debian" || l == "ubuntu");
+    let context = facts::python_env::Context {
+        env: &config.env,
+        packages: &raw_packages,
+        debian,
+        home: resolved.home.as_deref(),
+    };
+    let python = facts::python_env::read(tree, &context);
+    warnings.extend(python.warnings.iter().cloned());
+    let to_package_fact = |d: facts::Distribution| {
+        let wheel_tags = wheel_tags(tree, &d.path);
+        PythonPackage { name: d.name, version: d.version, path: d.path, wheel_tags }
+    };
+
+    let airbyte_dir = read_airbyte_dir(tree, &users, &user);
     warnings.sort();
     warnings.dedup();
 
@@ -289,15 +330,11 @@ pub fn read_facts(reference: &str, config: ImageConfig, tree: &dyn FileTree) -> 
         layers: config.layers.into_iter().map(layer).collect(),
         history: config.history.into_iter().map(history).collect(),
         python: python.version.map(|s| SourcedValue { version: s.value, source: s.source }),
+        python_interpreters: python.interpreters,
+        python_site_dirs: python.site_dirs,
         pip: python.pip.map(|s| SourcedValue { version: s.value, source: s.source }),
-        python_packages: python
-            .distributions
-            .into_iter()
-            .map(|d| {
-                let wheel_tags = wheel_tags(tree, &d.path);
-                PythonPackage { name: d.name, version: d.version, path: d.path, wheel_tags }
-            })
-            .collect(),
+        python_packages: python.distributions.into_iter().map(to_package_fact).collect(),
+        python_packages_shadowed: python.shadowed.into_iter().map(to_package_fact).collect(),
         packages: PackageFacts { manager, items: packages },
         timezone,
         airbyte_dir,
@@ -352,11 +389,13 @@ fn read_os(tree: &dyn FileTree) -> Result<OsFacts, FactError> {
     Ok(os)
 }
 
-fn read_packages(tree: &dyn FileTree) -> Result<(String, Vec<PackageItem>), FactError> {
-    let mut packages: Vec<Package> = Vec::new();
+/// Every well-formed package record of dpkg's and apk's databases, and one error for each
+/// record left out.
+fn read_packages(tree: &dyn FileTree) -> (String, Vec<PackageItem>, Vec<FactError>) {
+    let mut packages = facts::Records::default();
     let mut manager = "none";
     if let Some(bytes) = tree.get(facts::dpkg::STATUS_PATH).and_then(|e| e.content.as_deref()) {
-        packages.extend(facts::dpkg::parse_status(bytes, facts::dpkg::STATUS_PATH)?);
+        packages.extend(facts::dpkg::read_status(bytes, facts::dpkg::STATUS_PATH));
         manager = "dpkg";
     }
     let status_d: Vec<(String, Vec<u8>)> = tree
@@ -366,13 +405,14 @@ fn read_packages(tree: &dyn FileTree) -> Result<(String, Vec<PackageItem>), Fact
         .collect();
     if !status_d.is_empty() {
         let files: Vec<(&str, &[u8])> = status_d.iter().map(|(p, c)| (p.as_str(), c.as_slice())).collect();
-        packages.extend(facts::dpkg::parse_status_d_files(&files)?);
+        packages.extend(facts::dpkg::read_status_d_files(&files));
         manager = "dpkg";
     }
     if let Some(bytes) = tree.get(facts::apk::INSTALLED_PATH).and_then(|e| e.content.as_deref()) {
-        packages.extend(facts::apk::parse_installed(bytes, facts::apk::INSTALLED_PATH)?);
+        packages.extend(facts::apk::read_installed(bytes, facts::apk::INSTALLED_PATH));
         manager = if manager == "dpkg" { "dpkg+apk" } else { "apk" };
     }
+    let facts::Records { items: mut packages, errors } = packages;
     facts::dpkg::sort(&mut packages);
     packages.dedup_by(|a, b| a.name == b.name && a.architecture == b.architecture && a.version == b.version);
     let items = packages
@@ -385,7 +425,7 @@ fn read_packages(tree: &dyn FileTree) -> Result<(String, Vec<PackageItem>), Fact
             installed_size_kib: p.installed_size_kib,
         })
         .collect();
-    Ok((manager.to_string(), items))
+    (manager.to_string(), items, errors)
 }
 
 /// The architecture most packages are built for (`all`/`noarch` ignored).
@@ -412,38 +452,39 @@ fn same_architecture(config: &str, package: &str) -> bool {
     go == config
 }
 
-fn read_timezone(env: &[(String, String)], tree: &dyn FileTree) -> Result<Option<SourcedValue>, FactError> {
-    use facts::timezone as tz;
-    let etc_timezone = tree.get(tz::ETC_TIMEZONE).and_then(|e| e.content.as_deref());
-    // The link target names the zone; the content is only needed when it is a plain file.
-    let localtime = match tree.read_link(tz::ETC_LOCALTIME) {
-        Some(target) => Some(Localtime::Symlink(target)),
-        None => tree.get(tz::ETC_LOCALTIME).and_then(|e| e.content.as_deref()).map(Localtime::File),
-    };
-    let found = tz::detect(env, etc_timezone, localtime)?;
-    Ok(Some(SourcedValue { version: found.effective.value, source: found.effective.source }))
-}
-
-fn read_airbyte_dir(tree: &dyn FileTree, users: &[facts::User]) -> AirbyteDir {
+/// `/airbyte` as the container sees it: `lstat` says whether it is a link, `stat` (the link
+/// followed) gives the owner and mode that decide who may write there.
+fn read_airbyte_dir(tree: &dyn FileTree, users: &[facts::User], user: &UserFacts) -> AirbyteDir {
     let airbyte_user = users.iter().find(|u| u.name == "airbyte");
+    let target = match tree.lstat(AIRBYTE_DIR).map(|e| &e.kind) {
+        Some(EntryKind::Symlink(t)) => Some(t.clone()),
+        _ => None,
+    };
+    let base = AirbyteDir {
+        airbyte_user_exists: airbyte_user.is_some(),
+        is_symlink: target.is_some(),
+        target: target.clone(),
+        ..AirbyteDir::default()
+    };
     let Some(entry) = tree.get(AIRBYTE_DIR).filter(|e| e.kind == EntryKind::Dir) else {
-        return AirbyteDir { airbyte_user_exists: airbyte_user.is_some(), ..AirbyteDir::default() };
+        return base;
+    };
+    let may_write = |uid: u32, gid: Option<u32>| {
+        uid == 0
+            || (u64::from(uid) == entry.uid && entry.mode & 0o200 != 0)
+            || (gid.is_some_and(|g| u64::from(g) == entry.gid) && entry.mode & 0o020 != 0)
+            || entry.mode & 0o002 != 0
     };
     let owner = users.iter().find(|u| u64::from(u.uid) == entry.uid).map(|u| u.name.clone());
-    let writable_by_airbyte = airbyte_user.is_some_and(|u| {
-        (u64::from(u.uid) == entry.uid && entry.mode & 0o200 != 0)
-            || (u64::from(u.gid) == entry.gid && entry.mode & 0o020 != 0)
-            || entry.mode & 0o002 != 0
-            || u.uid == 0
-    });
     AirbyteDir {
         exists: true,
         owner_uid: Some(entry.uid),
         owner_gid: Some(entry.gid),
         owner,
         mode: Some(format!("{:04o}", entry.mode & 0o7777)),
-        airbyte_user_exists: airbyte_user.is_some(),
-        writable_by_airbyte,
+        writable_by_airbyte: airbyte_user.is_some_and(|u| may_write(u.uid, Some(u.gid))),
+        writable_by_user: user.uid.is_some_and(|uid| may_write(uid, user.gid)),
+        ..base
     }
 }
 
@@ -476,7 +517,7 @@ mod tests {
         let layer = layer_from(&dir, extra);
         let view = merge_layers(
             vec![LayerInput::new("fixture", Box::new(std::io::Cursor::new(layer)))],
-            &wanted_paths().unwrap(),
+            &wanted_paths(&config.env).unwrap(),
             &MergeOptions::default(),
         )
         .unwrap();
@@ -550,7 +591,7 @@ mod tests {
         let layer = layer_from(dir.path(), &[]);
         let view = merge_layers(
             vec![LayerInput::new("l", Box::new(std::io::Cursor::new(layer)))],
-            &wanted_paths().unwrap(),
+            &wanted_paths(&[]).unwrap(),
             &MergeOptions::default(),
         )
         .unwrap();
@@ -558,5 +599,270 @@ mod tests {
         let err = err.expect("dpkg error");
         assert_eq!(err.path(), "/var/lib/dpkg/status");
         assert_eq!(f.os.id.as_deref(), Some("debian"));
+    }
+
+    /// An entry of a hand-made layer.
+    enum Item<'a> {
+        File(&'a str, u32, &'a [u8]),
+        Dir(&'a str, u32, u64),
+        Link(&'a str, &'a str),
+    }
+
+    fn facts_of_items(items: &[Item<'_>], config: ImageConfig) -> ImageFacts {
+        let mut builder = tar::Builder::new(Vec::new());
+        for item in items {
+            let mut header = tar::Header::new_gnu();
+            match item {
+                Item::File(path, mode, data) => {
+                    header.set_entry_type(tar::EntryType::Regular);
+                    header.set_mode(*mode);
+                    header.set_size(data.len() as u64);
+                    builder.append_data(&mut header, path, *data).unwrap();
+                }
+                Item::Dir(path, mode, uid) => {
+                    header.set_entry_type(tar::EntryType::Directory);
+                    header.set_mode(*mode);
+                    header.set_uid(*uid);
+                    header.set_gid(*uid);
+                    header.set_size(0);
+                    builder.append_data(&mut header, path, std::io::empty()).unwrap();
+                }
+                Item::Link(path, target) => {
+                    header.set_entry_type(tar::EntryType::Symlink);
+                    header.set_size(0);
+                    builder.append_link(&mut header, path, target).unwrap();
+                }
+            }
+        }
+        let layer = builder.into_inner().unwrap();
+        let view = merge_layers(
+            vec![LayerInput::new("l", Box::new(std::io::Cursor::new(layer)))],
+            &wanted_paths(&config.env).unwrap(),
+            &MergeOptions::default(),
+        )
+        .unwrap();
+        let (facts, err) = read_facts("t", config, &view);
+        assert!(err.is_none(), "{err:?}");
+        facts
+    }
+
+    const PASSWD: &[u8] = b"root:x:0:0:root:/root:/bin/bash\nairbyte:x:1000:1000::/home/airbyte:/bin/sh\n";
+    const GROUP: &[u8] = b"root:x:0:\nstaff:x:50:\nairbyte:x:1000:\n";
+    const STATUS: &[u8] = b"Package: python3.11-minimal\nStatus: install ok installed\nArchitecture: amd64\nVersion: 3.11.2-6+deb12u6\n\nPackage: python3-pip\nStatus: install ok installed\nArchitecture: all\nVersion: 23.0.1+dfsg-1\n";
+    const PIP_23: &[u8] = b"Metadata-Version: 2.1\nName: pip\nVersion: 23.0.1\n";
+    const PIP_24: &[u8] = b"Metadata-Version: 2.1\nName: pip\nVersion: 24.2\n";
+    const SIX: &[u8] = b"Metadata-Version: 2.1\nName: six\nVersion: 1.16.0\n";
+    const UTC_LINK: &str = "/usr/share/zoneinfo/Etc/UTC";
+
+    /// A debootstrapped bookworm's Python layout, shrunk to what the readers look at.
+    fn distro_python() -> Vec<Item<'static>> {
+        vec![
+            Item::File("etc/os-release", 0o644, b"ID=debian\nVERSION_ID=\"12\"\n"),
+            Item::File("etc/passwd", 0o644, PASSWD),
+            Item::File("etc/group", 0o644, GROUP),
+            Item::File("etc/timezone", 0o644, b"Etc/UTC\n"),
+            Item::File("usr/share/zoneinfo/Etc/UTC", 0o644, b"TZif2 placeholder"),
+            Item::Link("etc/localtime", UTC_LINK),
+            Item::File("var/lib/dpkg/status", 0o644, STATUS),
+            Item::File("usr/bin/python3.11", 0o755, b"\x7fELF...\x003.11\x00\x003.11.2\x00..."),
+            Item::Link("usr/bin/python3", "python3.11"),
+            Item::Dir("usr/local/lib/python3.11/dist-packages", 0o755, 0),
+            Item::Dir("usr/lib/python3.11", 0o755, 0),
+            Item::File("usr/lib/python3/dist-packages/pip-23.0.1.dist-info/METADATA", 0o644, PIP_23),
+        ]
+    }
+
+    fn codes(f: &ImageFacts) -> Vec<&'static str> {
+        f.warnings.iter().map(|w| w.code.as_str()).collect()
+    }
+
+    #[test]
+    fn distro_python_is_what_the_interpreter_says() {
+        let f = facts_of_items(&distro_python(), ImageConfig::default());
+        let python = f.python.as_ref().unwrap();
+        assert_eq!(python.version, "3.11.2");
+        assert_eq!(python.source, "/usr/bin/python3: version string in /usr/bin/python3.11");
+        assert_eq!(f.pip.as_ref().map(|p| p.version.as_str()), Some("23.0.1"));
+        assert_eq!(
+            f.python_site_dirs,
+            [
+                "/root/.local/lib/python3.11/site-packages",
+                "/usr/local/lib/python3.11/dist-packages",
+                "/usr/lib/python3/dist-packages",
+                "/usr/lib/python3.11/dist-packages"
+            ]
+        );
+        assert_eq!(f.python_interpreters.len(), 1);
+        assert!(f.python_interpreters[0].selected);
+        assert_eq!(f.python_interpreters[0].real_path, "/usr/bin/python3.11");
+        assert_eq!(f.timezone.as_ref().map(|t| t.version.as_str()), Some("Etc/UTC"));
+        assert_eq!((f.user.uid, f.user.gid, f.user.home.as_deref()), (Some(0), Some(0), Some("/root")));
+        assert!(f.warnings.is_empty(), "{:?}", f.warnings);
+    }
+
+    #[test]
+    fn upgraded_pip_and_user_site_shadow_the_distro() {
+        let mut items = distro_python();
+        items.push(Item::File("usr/local/lib/python3.11/dist-packages/pip-24.2.dist-info/METADATA", 0o644, PIP_24));
+        items.push(Item::File(
+            "home/airbyte/.local/lib/python3.11/site-packages/six-1.16.0.dist-info/METADATA",
+            0o644,
+            SIX,
+        ));
+        let config = ImageConfig { user: Some("airbyte".into()), ..ImageConfig::default() };
+        let f = facts_of_items(&items, config);
+        assert_eq!(f.pip.as_ref().map(|p| p.version.as_str()), Some("24.2"));
+        let listed: Vec<(&str, Option<&str>)> =
+            f.python_packages.iter().map(|p| (p.name.as_str(), p.version.as_deref())).collect();
+        assert_eq!(listed, [("pip", Some("24.2")), ("six", Some("1.16.0"))]);
+        assert_eq!(f.python_packages_shadowed.len(), 1);
+        assert_eq!(f.python_packages_shadowed[0].path, "/usr/lib/python3/dist-packages/pip-23.0.1.dist-info/METADATA");
+        assert_eq!(f.python_site_dirs[0], "/home/airbyte/.local/lib/python3.11/site-packages");
+        assert!(f.warnings.is_empty(), "{:?}", f.warnings);
+        // As root the airbyte user's site is not on sys.path.
+        let f = facts_of_items(&items, ImageConfig::default());
+        assert!(f.python_packages.iter().all(|p| p.name != "six"));
+    }
+
+    #[test]
+    fn python_version_env_is_a_claim() {
+        let env = vec![("PYTHON_VERSION".into(), "3.11.9".into()), ("PYTHON_PIP_VERSION".into(), "23.0.1".into())];
+        let f = facts_of_items(&distro_python(), ImageConfig { env, ..ImageConfig::default() });
+        assert_eq!(f.python.as_ref().unwrap().version, "3.11.2");
+        assert_eq!(codes(&f), ["python-env-mismatch"]);
+        assert!(
+            f.warnings[0].message.contains("3.11.9") && f.warnings[0].message.contains("3.11.2"),
+            "{:?}",
+            f.warnings
+        );
+    }
+
+    #[test]
+    fn official_layout_and_path_choice() {
+        let mut items = distro_python();
+        items.extend([
+            Item::File("usr/local/bin/python3.12", 0o755, b"\x7fELF dynamically linked"),
+            Item::Link("usr/local/bin/python3", "python3.12"),
+            Item::File(
+                "usr/local/include/python3.12/patchlevel.h",
+                0o644,
+                b"#define PY_VERSION              \"3.12.4\"\n",
+            ),
+            Item::File(
+                "usr/local/lib/python3.12/site-packages/pip-24.0.dist-info/METADATA",
+                0o644,
+                b"Name: pip\nVersion: 24.0\n",
+            ),
+        ]);
+        let env = vec![("PATH".into(), "/usr/local/bin:/usr/bin".into())];
+        let f = facts_of_items(&items, ImageConfig { env, ..ImageConfig::default() });
+        let python = f.python.as_ref().unwrap();
+        assert_eq!(python.version, "3.12.4");
+        assert_eq!(python.source, "/usr/local/bin/python3: /usr/local/include/python3.12/patchlevel.h");
+        assert_eq!(f.pip.as_ref().map(|p| p.version.as_str()), Some("24.0"));
+        let interpreters: Vec<(&str, Option<&str>, bool)> =
+            f.python_interpreters.iter().map(|i| (i.path.as_str(), i.version.as_deref(), i.selected)).collect();
+        assert_eq!(
+            interpreters,
+            [("/usr/local/bin/python3", Some("3.12.4"), true), ("/usr/bin/python3", Some("3.11.2"), false)]
+        );
+        assert!(f.warnings.is_empty(), "{:?}", f.warnings);
+        // PATH the other way round picks Debian's.
+        let env = vec![("PATH".into(), "/usr/bin:/usr/local/bin".into())];
+        let f = facts_of_items(&items, ImageConfig { env, ..ImageConfig::default() });
+        assert_eq!(f.python.as_ref().unwrap().version, "3.11.2");
+        // A dist-packages folder alone is no interpreter, and no python on PATH is a warning.
+        let items = [
+            Item::Dir("usr/local/lib/python3.11/dist-packages", 0o755, 0),
+            Item::File("usr/local/lib/python3.9/site-packages/pip-23.0.1.dist-info/METADATA", 0o644, PIP_23),
+        ];
+        let f = facts_of_items(&items, ImageConfig::default());
+        assert_eq!(f.python.as_ref().map(|p| p.version.as_str()), Some("3.9"));
+        assert_eq!(codes(&f), ["python-not-on-path"]);
+    }
+
+    #[test]
+    fn timezones_as_the_c_library_resolves_them() {
+        let zone = |items: Vec<Item<'static>>, env: Vec<(String, String)>| {
+            let f = facts_of_items(&items, ImageConfig { env, ..ImageConfig::default() });
+            (f.timezone.clone().unwrap().version, codes(&f))
+        };
+        let relink = |target: &'static str| {
+            let mut items: Vec<Item<'static>> =
+                distro_python().into_iter().filter(|i| !matches!(i, Item::Link("etc/localtime", _))).collect();
+            items.push(Item::File("usr/share/zoneinfo/America/New_York", 0o644, b"TZif2 ny"));
+            items.push(Item::Link("usr/share/zoneinfo/US/Eastern", "../America/New_York"));
+            items.push(Item::Link("etc/localtime", target));
+            items
+        };
+        // An alias link resolves to its zone; /etc/timezone still saying Etc/UTC disagrees.
+        assert_eq!(
+            zone(relink("/usr/share/zoneinfo/US/Eastern"), vec![]),
+            ("America/New_York".into(), vec!["timezone-mismatch"])
+        );
+        // A dangling link: UTC, and /etc/timezone (Etc/UTC) agrees with that.
+        assert_eq!(zone(relink("/usr/share/zoneinfo/Nowhere/Town"), vec![]), ("UTC".into(), vec!["timezone-missing"]));
+        // TZ naming a zone the image lacks.
+        let tz = |v: &str| vec![("TZ".to_string(), v.to_string())];
+        assert_eq!(zone(distro_python(), tz("Mars/Olympus")), ("UTC".into(), vec!["timezone-missing"]));
+        assert_eq!(zone(relink(UTC_LINK), tz("US/Eastern")).0, "America/New_York");
+        assert_eq!(zone(distro_python(), tz("UTC")), ("UTC".into(), vec![]));
+        assert_eq!(zone(distro_python(), tz("EST5EDT")), ("EST5EDT".into(), vec!["timezone-mismatch"]));
+    }
+
+    #[test]
+    fn users_groups_and_airbyte() {
+        let mut items = distro_python();
+        items.push(Item::Dir("opt/airbyte", 0o750, 1000));
+        items.push(Item::Link("airbyte", "/opt/airbyte"));
+        let user = |spec: &str| {
+            let f = facts_of_items(&items, ImageConfig { user: Some(spec.into()), ..ImageConfig::default() });
+            (f.user.clone(), f.airbyte_dir.clone(), codes(&f))
+        };
+        let (u, dir, warnings) = user("airbyte:staff");
+        assert_eq!((u.uid, u.gid, u.group.as_deref()), (Some(1000), Some(50), Some("staff")));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(dir.exists && dir.is_symlink && dir.writable_by_user && dir.writable_by_airbyte, "{dir:?}");
+        assert_eq!(
+            (dir.target.as_deref(), dir.mode.as_deref(), dir.owner.as_deref()),
+            (Some("/opt/airbyte"), Some("0750"), Some("airbyte"))
+        );
+        let (u, dir, warnings) = user("1001:1002");
+        assert_eq!((u.uid, u.gid, u.home.as_deref()), (Some(1001), Some(1002), Some("/")));
+        assert!(warnings.is_empty() && !dir.writable_by_user);
+        let (u, _, warnings) = user("ghost");
+        assert_eq!(u.uid, None);
+        assert_eq!(warnings, ["user-missing"]);
+        assert_eq!(user("airbyte:nogroup").2, ["group-missing"]);
+    }
+
+    #[test]
+    fn one_bad_record_keeps_the_others() {
+        let mut items: Vec<Item<'static>> = distro_python()
+            .into_iter()
+            .filter(|i| !matches!(i, Item::File("etc/passwd", ..) | Item::File("var/lib/dpkg/status", ..)))
+            .collect();
+        items.push(Item::File(
+            "etc/passwd",
+            0o644,
+            b"root:x:0:0:root:/root:/bin/bash\nbroken line\nairbyte:x:1000:1000::/home/airbyte:/bin/sh\n",
+        ));
+        items.push(Item::File(
+            "var/lib/dpkg/status",
+            0o644,
+            b"Package: a\nStatus: install ok installed\nno colon here\n\nPackage: python3.11-minimal\nStatus: install ok installed\nArchitecture: amd64\nVersion: 3.11.2-6\n",
+        ));
+        let f = facts_of_items(&items, ImageConfig { user: Some("airbyte".into()), ..ImageConfig::default() });
+        assert_eq!(f.user.uid, Some(1000));
+        assert_eq!(f.packages.items.len(), 1);
+        let messages: Vec<&str> = f.warnings.iter().map(|w| w.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "/etc/passwd:2: expected 7 `:`-separated fields, found 1",
+                "/var/lib/dpkg/status:3: expected `Field: value`"
+            ]
+        );
+        assert_eq!(codes(&f), ["malformed-record", "malformed-record"]);
     }
 }

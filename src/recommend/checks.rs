@@ -188,7 +188,13 @@ mod tests {
             python: Some(SourcedValue { version: "3.9.18".into(), source: "x".into() }),
             pip: Some(SourcedValue { version: "23.0.1".into(), source: "x".into() }),
             timezone: Some(SourcedValue { version: "Etc/UTC".into(), source: "x".into() }),
-            user: UserFacts { spec: "airbyte".into(), name: Some("airbyte".into()), uid: Some(1000), root: false },
+            user: UserFacts {
+                spec: "airbyte".into(),
+                name: Some("airbyte".into()),
+                uid: Some(1000),
+                root: false,
+                ..UserFacts::default()
+            },
             env: vec![
                 ("LANG".into(), "C.UTF-8".into()),
                 ("TZ".into(), "UTC".into()),

@@ -4,7 +4,7 @@
 //! arch, `o` origin, `I` installed size in bytes; file entries `F`/`R`/`a`/`M`/`Z`
 //! and the other keys are read past).
 
-use super::{FactError, Package, lossy, numbered_lines};
+use super::{FactError, Package, Records, lossy, numbered_lines};
 
 pub const INSTALLED_PATH: &str = "/lib/apk/db/installed";
 
@@ -12,20 +12,36 @@ pub const PATHS: &[&str] = &[INSTALLED_PATH];
 
 /// Parses the installed database; packages come back sorted by name then arch.
 pub fn parse_installed(bytes: &[u8], path: &str) -> Result<Vec<Package>, FactError> {
+    read_installed(bytes, path).strict()
+}
+
+/// Like [`parse_installed`], but keeps every well-formed record and reports each bad one
+/// (apk itself skips what it cannot read).
+pub fn read_installed(bytes: &[u8], path: &str) -> Records<Package> {
     let text = lossy(bytes);
-    let mut packages = Vec::new();
+    let mut out = Records::default();
     let mut record = Record::default();
+    let mut bad: Option<FactError> = None;
+    let mut finish = |record: Record, bad: &mut Option<FactError>| match bad.take() {
+        Some(e) => out.errors.push(e),
+        None => match record.finish(path) {
+            Ok(Some(p)) => out.items.push(p),
+            Ok(None) => {}
+            Err(e) => out.errors.push(e),
+        },
+    };
     for (n, line) in numbered_lines(&text) {
         if line.trim().is_empty() {
-            if let Some(package) = record.finish(path)? {
-                packages.push(package);
-            }
-            record = Record::default();
+            finish(std::mem::take(&mut record), &mut bad);
+            continue;
+        }
+        if bad.is_some() {
             continue;
         }
         let mut chars = line.chars();
         let (Some(key), Some(':')) = (chars.next(), chars.next()) else {
-            return Err(FactError::syntax(path, n, "expected a one-character key and `:`"));
+            bad = Some(FactError::syntax(path, n, "expected a one-character key and `:`"));
+            continue;
         };
         let value = chars.as_str();
         if record.first_line == 0 {
@@ -40,15 +56,14 @@ pub fn parse_installed(bytes: &[u8], path: &str) -> Result<Vec<Package>, FactErr
             _ => continue,
         };
         if slot.is_some() {
-            return Err(FactError::syntax(path, n, format!("duplicate {key}: line in record")));
+            bad = Some(FactError::syntax(path, n, format!("duplicate {key}: line in record")));
+            continue;
         }
         *slot = Some((value.to_owned(), n));
     }
-    if let Some(package) = record.finish(path)? {
-        packages.push(package);
-    }
-    super::dpkg::sort(&mut packages);
-    Ok(packages)
+    finish(record, &mut bad);
+    super::dpkg::sort(&mut out.items);
+    out
 }
 
 #[derive(Default)]
@@ -95,6 +110,16 @@ impl Record {
 mod tests {
     use super::super::test_support::{fixture, mutations};
     use super::*;
+
+    #[test]
+    fn a_bad_record_is_left_out_and_named() {
+        let text = "P:good\nV:1\nA:x86_64\n\nP:broken\nnot a key line\nV:2\nA:x86_64\n\nP:also\nV:3\nA:x86_64\n";
+        let read = read_installed(text.as_bytes(), INSTALLED_PATH);
+        let names: Vec<&str> = read.items.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["also", "good"]);
+        assert_eq!(read.errors.len(), 1);
+        assert_eq!(read.errors[0].line(), Some(6));
+    }
 
     #[test]
     fn alpine_fixture_lists_the_base_image_packages() {

@@ -11,7 +11,7 @@
 //! distroless stanzas are `dpkg-deb --field` output and carry no `Status` at all:
 //! there every stanza is installed.
 
-use super::{FactError, Package, lossy, numbered_lines};
+use super::{FactError, Package, Records, lossy, numbered_lines};
 
 pub const STATUS_PATH: &str = "/var/lib/dpkg/status";
 pub const STATUS_D_PATTERN: &str = "/var/lib/dpkg/status.d/*";
@@ -20,6 +20,11 @@ pub const PATHS: &[&str] = &[STATUS_PATH, STATUS_D_PATTERN];
 
 /// Parses `/var/lib/dpkg/status`: every stanza must have a `Status` field.
 pub fn parse_status(bytes: &[u8], path: &str) -> Result<Vec<Package>, FactError> {
+    read_status(bytes, path).strict()
+}
+
+/// Like [`parse_status`], but keeps every well-formed stanza and reports each bad one.
+pub fn read_status(bytes: &[u8], path: &str) -> Records<Package> {
     parse_stanzas(bytes, path, StatusRule::Required)
 }
 
@@ -27,8 +32,13 @@ pub fn parse_status(bytes: &[u8], path: &str) -> Result<Vec<Package>, FactError>
 /// files distroless keeps in the same folder hold file lists, not stanzas, and
 /// give no packages.
 pub fn parse_status_d(bytes: &[u8], path: &str) -> Result<Vec<Package>, FactError> {
+    read_status_d(bytes, path).strict()
+}
+
+/// Like [`parse_status_d`], but keeps every well-formed stanza and reports each bad one.
+pub fn read_status_d(bytes: &[u8], path: &str) -> Records<Package> {
     if path.ends_with(".md5sums") {
-        return Ok(Vec::new());
+        return Records::default();
     }
     parse_stanzas(bytes, path, StatusRule::Optional)
 }
@@ -41,12 +51,17 @@ pub fn parse(bytes: &[u8], path: &str) -> Result<Vec<Package>, FactError> {
 /// Parses every `status.d` file of an image and merges them, sorted like
 /// [`parse_status`] output.
 pub fn parse_status_d_files(files: &[(&str, &[u8])]) -> Result<Vec<Package>, FactError> {
-    let mut all = Vec::new();
+    read_status_d_files(files).strict()
+}
+
+/// Like [`parse_status_d_files`], but keeps every well-formed stanza of every file.
+pub fn read_status_d_files(files: &[(&str, &[u8])]) -> Records<Package> {
+    let mut all = Records::default();
     for (path, bytes) in files {
-        all.extend(parse_status_d(bytes, path)?);
+        all.extend(read_status_d(bytes, path));
     }
-    sort(&mut all);
-    Ok(all)
+    sort(&mut all.items);
+    all
 }
 
 /// Orders packages by name, then architecture (multi-arch packages appear once
@@ -79,26 +94,38 @@ struct Field {
     line: usize,
 }
 
-fn parse_stanzas(bytes: &[u8], path: &str, rule: StatusRule) -> Result<Vec<Package>, FactError> {
+fn parse_stanzas(bytes: &[u8], path: &str, rule: StatusRule) -> Records<Package> {
     let text = lossy(bytes);
-    let mut packages = Vec::new();
+    let mut out = Records::default();
     let mut stanza: Vec<Field> = Vec::new();
     let mut stanza_line = 0;
+    // The first bad line of the current stanza: the stanza is left out, the rest goes on.
+    let mut bad: Option<FactError> = None;
+    let mut finish = |stanza: &mut Vec<Field>, bad: &mut Option<FactError>, stanza_line: usize| {
+        match bad.take() {
+            Some(e) => out.errors.push(e),
+            None if stanza.is_empty() => {}
+            None => match finish_stanza(stanza, stanza_line, path, rule) {
+                Ok(Some(p)) => out.items.push(p),
+                Ok(None) => {}
+                Err(e) => out.errors.push(e),
+            },
+        }
+        stanza.clear();
+    };
     for (n, line) in numbered_lines(&text) {
         // deb822 treats whitespace-only lines as paragraph separators too.
         if line.trim().is_empty() {
-            if !stanza.is_empty() {
-                packages.extend(finish_stanza(&stanza, stanza_line, path, rule)?);
-                stanza.clear();
-            }
+            finish(&mut stanza, &mut bad, stanza_line);
             continue;
         }
-        if line.starts_with('#') {
+        if line.starts_with('#') || bad.is_some() {
             continue;
         }
         if line.starts_with(' ') || line.starts_with('\t') {
             let Some(field) = stanza.last_mut() else {
-                return Err(FactError::syntax(path, n, "continuation line before any field"));
+                bad = Some(FactError::syntax(path, n, "continuation line before any field"));
+                continue;
             };
             // Only the first line of kept fields matters; multi-line values
             // (Description, Conffiles) are carried but never read.
@@ -107,24 +134,25 @@ fn parse_stanzas(bytes: &[u8], path: &str, rule: StatusRule) -> Result<Vec<Packa
             continue;
         }
         let Some((name, value)) = line.split_once(':') else {
-            return Err(FactError::syntax(path, n, "expected `Field: value`"));
+            bad = Some(FactError::syntax(path, n, "expected `Field: value`"));
+            continue;
         };
         let name = name.trim();
         if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err(FactError::syntax(path, n, "invalid field name"));
+            bad = Some(FactError::syntax(path, n, "invalid field name"));
+            continue;
         }
         if stanza.is_empty() {
             stanza_line = n;
         } else if stanza.iter().any(|f| f.name.eq_ignore_ascii_case(name)) {
-            return Err(FactError::syntax(path, n, format!("duplicate {name} field in stanza")));
+            bad = Some(FactError::syntax(path, n, format!("duplicate {name} field in stanza")));
+            continue;
         }
         stanza.push(Field { name: name.to_owned(), value: value.trim().to_owned(), line: n });
     }
-    if !stanza.is_empty() {
-        packages.extend(finish_stanza(&stanza, stanza_line, path, rule)?);
-    }
-    sort(&mut packages);
-    Ok(packages)
+    finish(&mut stanza, &mut bad, stanza_line);
+    sort(&mut out.items);
+    out
 }
 
 fn field<'a>(stanza: &'a [Field], name: &str) -> Option<&'a Field> {
@@ -253,6 +281,39 @@ mod tests {
         assert!(packages.iter().all(|p| !p.source.contains('(')));
         assert!(packages.iter().all(|p| !p.version.is_empty()));
         assert!(packages.iter().all(|p| p.architecture == "amd64" || p.architecture == "all"));
+    }
+
+    #[test]
+    fn a_bad_stanza_is_left_out_and_named() {
+        let text = "\
+Package: good
+Status: install ok installed
+Architecture: amd64
+Version: 1
+
+Package: broken
+Status: install ok installed
+this line has no colon
+Version: 2
+Architecture: amd64
+
+Package: no-version
+Status: install ok installed
+Architecture: amd64
+
+Package: also-good
+Status: install ok installed
+Architecture: all
+Version: 3
+";
+        let read = read_status(text.as_bytes(), STATUS_PATH);
+        let names: Vec<&str> = read.items.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["also-good", "good"]);
+        let errors: Vec<String> = read.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errors,
+            ["/var/lib/dpkg/status:8: expected `Field: value`", "/var/lib/dpkg/status:12: record has no Version field"]
+        );
     }
 
     #[test]

@@ -3,18 +3,22 @@
 //! [`FactError`] naming the image path and, where it makes sense, the line.
 //!
 //! Nothing here touches the file system or runs anything: the caller extracts the
-//! files from the image layers and hands their contents in.
+//! files from the image layers and hands their contents in. `python_env` and
+//! `timezone::resolve` take the merged [`crate::inspect::image::FileTree`] instead,
+//! because `PATH` lookup and `/etc/localtime` need its symlinks.
 
 pub mod apk;
 pub mod dpkg;
 pub mod os_release;
 pub mod passwd;
 pub mod python;
+pub mod python_env;
 pub mod timezone;
 
 pub use os_release::OsRelease;
 pub use passwd::{Group, ResolvedUser, User};
-pub use python::{Distribution, PythonFacts};
+pub use python::Distribution;
+pub use python_env::{Interpreter, PythonEnv};
 pub use timezone::{Localtime, TimezoneFacts};
 
 use serde::Serialize;
@@ -82,6 +86,36 @@ impl FactError {
 
     pub(crate) fn malformed(path: &str, message: impl Into<String>) -> Self {
         Self::Malformed { path: path.to_owned(), message: message.into() }
+    }
+}
+
+/// What a lenient reader returns: every well-formed record, and one error (with its line)
+/// for each record it had to leave out, the way the C library and dpkg-query skip a bad
+/// line instead of giving up on the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Records<T> {
+    pub items: Vec<T>,
+    pub errors: Vec<FactError>,
+}
+
+impl<T> Default for Records<T> {
+    fn default() -> Self {
+        Self { items: Vec::new(), errors: Vec::new() }
+    }
+}
+
+impl<T> Records<T> {
+    /// All records, or the first error: for callers that want the file whole.
+    pub fn strict(self) -> Result<Vec<T>, FactError> {
+        match self.errors.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(self.items),
+        }
+    }
+
+    pub fn extend(&mut self, other: Records<T>) {
+        self.items.extend(other.items);
+        self.errors.extend(other.errors);
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{FactError, numbered_lines, strict_utf8};
+use super::{FactError, Records};
 
 pub const PASSWD_PATH: &str = "/etc/passwd";
 pub const GROUP_PATH: &str = "/etc/group";
@@ -38,52 +38,104 @@ pub struct ResolvedUser {
     /// passwd runs with gid 0, as runc defaults it.
     pub gid: Option<u32>,
     pub root: bool,
+    /// The group's name from `/etc/group`, when it has one.
+    pub group: Option<String>,
+    /// The home directory from passwd; the runtime uses `/` for a uid passwd lacks.
+    pub home: Option<String>,
+    /// A user name that passwd lacks: the runtime refuses to start the container.
+    pub user_missing: bool,
+    /// A group name that `/etc/group` lacks: the runtime refuses to start the container.
+    pub group_missing: bool,
 }
 
 /// Parses `/etc/passwd`: `name:password:uid:gid:gecos:home:shell` lines.
 pub fn parse_passwd(bytes: &[u8], path: &str) -> Result<Vec<User>, FactError> {
-    let text = strict_utf8(bytes, path)?;
-    let mut users = Vec::new();
-    for (n, line) in entries(text) {
+    read_passwd(bytes, path).strict()
+}
+
+/// Like [`parse_passwd`], but keeps every well-formed line and reports each bad one, as
+/// glibc's nss_files skips lines it cannot parse.
+pub fn read_passwd(bytes: &[u8], path: &str) -> Records<User> {
+    let mut out = Records::default();
+    for (n, line) in entries(bytes, path, &mut out.errors) {
         let fields: Vec<&str> = line.split(':').collect();
-        let [name, _password, uid, gid, _gecos, home, shell] = fields.as_slice() else {
-            return Err(FactError::syntax(path, n, format!("expected 7 `:`-separated fields, found {}", fields.len())));
-        };
-        users.push(User {
-            name: non_empty_name(name, path, n)?,
-            uid: id(uid, "uid", path, n)?,
-            gid: id(gid, "gid", path, n)?,
-            home: (*home).to_owned(),
-            shell: (*shell).to_owned(),
-        });
+        let user = (|| {
+            let [name, _password, uid, gid, _gecos, home, shell] = fields.as_slice() else {
+                return Err(FactError::syntax(
+                    path,
+                    n,
+                    format!("expected 7 `:`-separated fields, found {}", fields.len()),
+                ));
+            };
+            Ok(User {
+                name: non_empty_name(name, path, n)?,
+                uid: id(uid, "uid", path, n)?,
+                gid: id(gid, "gid", path, n)?,
+                home: (*home).to_owned(),
+                shell: (*shell).to_owned(),
+            })
+        })();
+        match user {
+            Ok(u) => out.items.push(u),
+            Err(e) => out.errors.push(e),
+        }
     }
-    Ok(users)
+    out
 }
 
 /// Parses `/etc/group`: `name:password:gid:member,member` lines.
 pub fn parse_group(bytes: &[u8], path: &str) -> Result<Vec<Group>, FactError> {
-    let text = strict_utf8(bytes, path)?;
-    let mut groups = Vec::new();
-    for (n, line) in entries(text) {
-        let fields: Vec<&str> = line.split(':').collect();
-        let [name, _password, gid, members] = fields.as_slice() else {
-            return Err(FactError::syntax(path, n, format!("expected 4 `:`-separated fields, found {}", fields.len())));
-        };
-        groups.push(Group {
-            name: non_empty_name(name, path, n)?,
-            gid: id(gid, "gid", path, n)?,
-            members: members.split(',').filter(|m| !m.is_empty()).map(str::to_owned).collect(),
-        });
-    }
-    Ok(groups)
+    read_group(bytes, path).strict()
 }
 
-/// Lines that hold entries: blank lines, `#` comments (skipped by glibc's
-/// nss_files) and NIS `+`/`-` compat lines (they name no local account) are not.
-fn entries(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    numbered_lines(text).filter(|(_, line)| {
-        !(line.trim().is_empty() || line.starts_with('#') || line.starts_with('+') || line.starts_with('-'))
-    })
+/// Like [`parse_group`], but keeps every well-formed line and reports each bad one.
+pub fn read_group(bytes: &[u8], path: &str) -> Records<Group> {
+    let mut out = Records::default();
+    for (n, line) in entries(bytes, path, &mut out.errors) {
+        let fields: Vec<&str> = line.split(':').collect();
+        let group = (|| {
+            let [name, _password, gid, members] = fields.as_slice() else {
+                return Err(FactError::syntax(
+                    path,
+                    n,
+                    format!("expected 4 `:`-separated fields, found {}", fields.len()),
+                ));
+            };
+            Ok(Group {
+                name: non_empty_name(name, path, n)?,
+                gid: id(gid, "gid", path, n)?,
+                members: members.split(',').filter(|m| !m.is_empty()).map(str::to_owned).collect(),
+            })
+        })();
+        match group {
+            Ok(g) => out.items.push(g),
+            Err(e) => out.errors.push(e),
+        }
+    }
+    out
+}
+
+/// Lines that hold entries, numbered from 1: blank lines, `#` comments (skipped by glibc's
+/// nss_files) and NIS `+`/`-` compat lines (they name no local account) are not. A line that
+/// is not UTF-8 is reported and left out.
+fn entries<'a>(bytes: &'a [u8], path: &str, errors: &mut Vec<FactError>) -> Vec<(usize, &'a str)> {
+    let mut out = Vec::new();
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    if body.is_empty() {
+        return out;
+    }
+    for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let Ok(line) = std::str::from_utf8(raw) else {
+            errors.push(FactError::syntax(path, i + 1, "not valid UTF-8"));
+            continue;
+        };
+        if line.trim().is_empty() || line.starts_with('#') || line.starts_with('+') || line.starts_with('-') {
+            continue;
+        }
+        out.push((i + 1, line));
+    }
+    out
 }
 
 fn non_empty_name(name: &str, path: &str, line: usize) -> Result<String, FactError> {
@@ -106,26 +158,38 @@ pub fn resolve_user(spec: &str, users: &[User], groups: &[Group]) -> ResolvedUse
         Some((user, group)) => (user, Some(group)),
         None => (spec, None),
     };
-    let (name, uid, primary_gid) = if user_part.is_empty() {
+    let (entry, name, uid, primary_gid) = if user_part.is_empty() {
         let entry = users.iter().find(|u| u.uid == 0);
-        (entry.map(|u| u.name.clone()), Some(0), Some(entry.map_or(0, |u| u.gid)))
+        (entry, entry.map(|u| u.name.clone()), Some(0), Some(entry.map_or(0, |u| u.gid)))
     } else if let Some(uid) = numeric(user_part) {
         let entry = users.iter().find(|u| u.uid == uid);
-        (entry.map(|u| u.name.clone()), Some(uid), Some(entry.map_or(0, |u| u.gid)))
+        (entry, entry.map(|u| u.name.clone()), Some(uid), Some(entry.map_or(0, |u| u.gid)))
     } else {
         let entry = users.iter().find(|u| u.name == user_part);
-        (Some(user_part.to_owned()), entry.map(|u| u.uid), entry.map(|u| u.gid))
+        (entry, Some(user_part.to_owned()), entry.map(|u| u.uid), entry.map(|u| u.gid))
     };
+    let user_missing = !user_part.is_empty() && numeric(user_part).is_none() && entry.is_none();
+    let mut group_missing = false;
     let gid = match group_part {
         None | Some("") => primary_gid,
-        Some(group) => numeric(group).or_else(|| groups.iter().find(|g| g.name == group).map(|g| g.gid)),
+        Some(group) => numeric(group).or_else(|| {
+            let found = groups.iter().find(|g| g.name == group).map(|g| g.gid);
+            group_missing = found.is_none();
+            found
+        }),
     };
+    let group = gid.and_then(|gid| groups.iter().find(|g| g.gid == gid)).map(|g| g.name.clone());
     let root = match uid {
         Some(uid) => uid == 0,
         // Unresolvable: only the name is known.
         None => name.as_deref() == Some("root"),
     };
-    ResolvedUser { name, uid, gid, root }
+    let home = match entry {
+        Some(u) => Some(u.home.clone()),
+        None if uid.is_some() => Some("/".to_owned()),
+        None => None,
+    };
+    ResolvedUser { name, uid, gid, root, group, home, user_missing, group_missing }
 }
 
 /// Docker reads a user or group as an id only when it is all decimal digits.
@@ -169,12 +233,12 @@ mod tests {
     #[test]
     fn docker_user_values_resolve() {
         let (users, groups) = debian();
-        let r = |spec: &str| resolve_user(spec, &users, &groups);
-        let user = |name: Option<&str>, uid: Option<u32>, gid: Option<u32>, root: bool| ResolvedUser {
-            name: name.map(str::to_owned),
-            uid,
-            gid,
-            root,
+        let r = |spec: &str| {
+            let u = resolve_user(spec, &users, &groups);
+            (u.name, u.uid, u.gid, u.root)
+        };
+        let user = |name: Option<&str>, uid: Option<u32>, gid: Option<u32>, root: bool| {
+            (name.map(str::to_owned), uid, gid, root)
         };
         assert_eq!(r(""), user(Some("root"), Some(0), Some(0), true));
         assert_eq!(r("root"), user(Some("root"), Some(0), Some(0), true));
@@ -193,7 +257,16 @@ mod tests {
         assert_eq!(r("99999999999"), user(Some("99999999999"), None, None, false));
         // Without any passwd file, only numbers and the name `root` say anything.
         assert!(resolve_user("root", &[], &[]).root);
-        assert_eq!(resolve_user("", &[], &[]), user(None, Some(0), Some(0), true));
+        let u = resolve_user("", &[], &[]);
+        assert_eq!((u.name, u.uid, u.gid, u.root), user(None, Some(0), Some(0), true));
+        // Missing names are what keeps a container from starting.
+        let ghost = resolve_user("ghost", &users, &groups);
+        assert!(ghost.user_missing && !ghost.group_missing && ghost.home.is_none());
+        let g = resolve_user("airbyte:nogroup-at-all", &users, &groups);
+        assert!(!g.user_missing && g.group_missing);
+        let a = resolve_user("airbyte", &users, &groups);
+        assert_eq!((a.home.as_deref(), a.group.as_deref()), (Some("/home/airbyte"), Some("airbyte")));
+        assert_eq!(resolve_user("10001", &users, &groups).home.as_deref(), Some("/"));
     }
 
     #[test]
@@ -206,6 +279,18 @@ mod tests {
         assert_eq!(err.line(), Some(1));
         let err = parse_group(b"g:x:1:\ng:x:abc:\n", GROUP_PATH).unwrap_err();
         assert_eq!((err.path(), err.line()), (GROUP_PATH, Some(2)));
+        // Lenient reading keeps the good lines around a bad one.
+        let read = read_passwd(
+            b"root:x:0:0:root:/root:/bin/bash\nbad:x:1:1\n\xff\nairbyte:x:1000:1000::/airbyte:/bin/sh\n",
+            PASSWD_PATH,
+        );
+        let names: Vec<&str> = read.items.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["root", "airbyte"]);
+        let lines: Vec<Option<usize>> = read.errors.iter().map(FactError::line).collect();
+        assert_eq!(lines, [Some(2), Some(3)]);
+        let read = read_group(b"g:x:1:\ng:x:abc:\nh:x:2:a,b\n", GROUP_PATH);
+        assert_eq!(read.items.len(), 2);
+        assert_eq!(read.errors[0].line(), Some(2));
         // NIS compat lines are not accounts.
         assert_eq!(parse_passwd(b"+::::::\n", PASSWD_PATH).unwrap(), vec![]);
         let groups = parse_group(b"ssl-cert:x:103:postgres,www-data\n", GROUP_PATH).unwrap();

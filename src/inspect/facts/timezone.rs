@@ -222,6 +222,124 @@ fn disagreements(sources: &[Sourced<String>]) -> Vec<String> {
     out
 }
 
+/// Where the C library looks for zone files (`TZDIR` is not honoured: images do not set it).
+pub const ZONEINFO: &str = "/usr/share/zoneinfo";
+
+/// The zone file a `TZ` value names, if it names one (`:Area/City`, `Area/City`, an
+/// absolute path); `None` for an empty value.
+fn tz_file(value: &str) -> Option<String> {
+    let value = value.trim();
+    let value = value.strip_prefix(':').unwrap_or(value);
+    if value.is_empty() || value.contains("..") {
+        return None;
+    }
+    Some(if value.starts_with('/') { value.to_owned() } else { format!("{ZONEINFO}/{value}") })
+}
+
+/// The paths [`resolve`] needs beyond [`PATHS`]: the zone file `TZ` names.
+pub fn wanted_paths(env: &[(String, String)]) -> Vec<String> {
+    env.iter().rev().find(|(k, _)| k == "TZ").and_then(|(_, v)| tz_file(v)).into_iter().collect()
+}
+
+/// A POSIX TZ rule (`UTC0`, `EST5EDT`, `CET-1CEST,M3.5.0`): the C library needs no file.
+fn is_posix_rule(value: &str) -> bool {
+    let alpha = value.bytes().take_while(u8::is_ascii_alphabetic).count();
+    alpha >= 3 && value.as_bytes().get(alpha).is_some_and(|b| b.is_ascii_digit() || *b == b'-' || *b == b'+')
+}
+
+/// The zone the C library uses in the image, and the warnings: `TZ` (its zone file must be
+/// in the image, else UTC), else `/etc/localtime` with every link resolved (a dangling link
+/// means UTC), else UTC. Link aliases are reported by the zone they resolve to
+/// (`US/Eastern` → `America/New_York`). `/etc/timezone` is evidence: a zone it names that
+/// differs is a `timezone-mismatch`.
+pub fn resolve(
+    tree: &dyn crate::inspect::image::FileTree,
+    env: &[(String, String)],
+) -> Result<(Sourced<String>, Vec<crate::inspect::warning::Warning>), FactError> {
+    use crate::inspect::layers::EntryKind;
+    use crate::inspect::warning::{Warning, WarningCode};
+    let mut warnings = Vec::new();
+    // Every name a source gives, for the comparison with /etc/timezone.
+    let mut names: Vec<String> = Vec::new();
+    let zone_at = |file: &str| -> Option<String> {
+        let real = tree.real_path(file)?;
+        tree.get(&real).filter(|e| e.kind == EntryKind::File)?;
+        Some(zone_from_symlink(&real))
+    };
+    let tz = env.iter().rev().find(|(k, _)| k == "TZ").map(|(_, v)| v.as_str());
+    let mut link_name: Option<String> = None;
+    let localtime = match tree.lstat(ETC_LOCALTIME).map(|e| e.kind.clone()) {
+        Some(EntryKind::Symlink(target)) => {
+            let zone = zone_at(ETC_LOCALTIME);
+            names.push(zone_from_symlink(&target));
+            link_name = Some(zone_from_symlink(&target));
+            Some(match zone {
+                Some(zone) => Sourced::new(zone, format!("{ETC_LOCALTIME} -> {target}")),
+                None => {
+                    warnings.push(Warning::new(
+                        WarningCode::TimezoneMissing,
+                        format!("{ETC_LOCALTIME} links to {target}, which is not in the image: the C library uses UTC"),
+                    ));
+                    Sourced::new("UTC".to_owned(), format!("default ({ETC_LOCALTIME} -> {target} dangles)"))
+                }
+            })
+        }
+        Some(EntryKind::File) => match tree.get(ETC_LOCALTIME).and_then(|e| e.content.as_deref()) {
+            Some(bytes) => Some(Sourced::new(zone_from_tzif(bytes, ETC_LOCALTIME)?, ETC_LOCALTIME)),
+            None => None,
+        },
+        _ => None,
+    };
+    let effective = match tz {
+        Some(value) => {
+            let plain = zone_from_tz_env(value);
+            names.push(plain.clone());
+            match tz_file(value) {
+                _ if canonical(&plain) == "UTC" => Sourced::new(plain, "env TZ"),
+                Some(file) => match zone_at(&file) {
+                    Some(zone) => Sourced::new(zone, "env TZ"),
+                    None if is_posix_rule(&plain) => Sourced::new(plain, "env TZ"),
+                    None => {
+                        warnings.push(Warning::new(
+                            WarningCode::TimezoneMissing,
+                            format!("TZ={value} (env) names {file}, which is not in the image: the C library uses UTC"),
+                        ));
+                        Sourced::new("UTC".to_owned(), format!("default (TZ={value} has no zone file)"))
+                    }
+                },
+                None => Sourced::new("UTC".to_owned(), "env TZ"),
+            }
+        }
+        None => {
+            localtime.clone().unwrap_or_else(|| Sourced::new("UTC".to_owned(), "default (no TZ, no /etc/localtime)"))
+        }
+    };
+    names.push(effective.value.clone());
+    let same = |a: &str, b: &str| canonical(a) == canonical(b);
+    if tz.is_some()
+        && let Some(local) = &localtime
+        && !local.value.starts_with("unknown")
+        && !same(&local.value, &effective.value)
+        && !link_name.as_deref().is_some_and(|link| tz.is_some_and(|v| same(link, &zone_from_tz_env(v))))
+    {
+        warnings.push(Warning::new(
+            WarningCode::TimezoneMismatch,
+            format!("env TZ says {} but {} says {}", effective.value, local.source, local.value),
+        ));
+    }
+    if let Some(bytes) = tree.get(ETC_TIMEZONE).and_then(|e| e.content.as_deref())
+        && let Some(zone) = parse_etc_timezone(bytes, ETC_TIMEZONE)?
+        && !effective.value.starts_with("unknown")
+        && !names.iter().any(|n| same(n, &zone))
+    {
+        warnings.push(Warning::new(
+            WarningCode::TimezoneMismatch,
+            format!("{ETC_TIMEZONE} says {zone} but the zone in use is {} ({})", effective.value, effective.source),
+        ));
+    }
+    Ok((effective, warnings))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{fixture, mutations};

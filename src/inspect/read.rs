@@ -552,7 +552,7 @@ mod tests {
     fn architecture_mismatch_is_a_warning() {
         let config = ImageConfig { architecture: Some("arm64".into()), ..ImageConfig::default() };
         let (f, _) = facts_of("debian", config, &[]);
-        assert!(f.warnings.iter().any(|w| w.contains("architecture arm64")), "{:?}", f.warnings);
+        assert!(f.warnings.iter().any(|w| w.message.contains("architecture arm64")), "{:?}", f.warnings);
         assert!(f.user.root);
         assert!(!f.airbyte_dir.exists);
     }
@@ -661,8 +661,8 @@ mod tests {
             Item::File("etc/passwd", 0o644, PASSWD),
             Item::File("etc/group", 0o644, GROUP),
             Item::File("etc/timezone", 0o644, b"Etc/UTC\n"),
-            Item::File("usr/share/zoneinfo/Etc/UTC", 0o644, b"TZif2 placeholder"),
             Item::Link("etc/localtime", UTC_LINK),
+            Item::File("usr/share/zoneinfo/Etc/UTC", 0o644, b"TZif2 placeholder"),
             Item::File("var/lib/dpkg/status", 0o644, STATUS),
             Item::File("usr/bin/python3.11", 0o755, b"\x7fELF...\x003.11\x00\x003.11.2\x00..."),
             Item::Link("usr/bin/python3", "python3.11"),

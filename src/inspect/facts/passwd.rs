@@ -80,6 +80,7 @@ pub fn read_passwd(bytes: &[u8], path: &str) -> Records<User> {
             Err(e) => out.errors.push(e),
         }
     }
+    out.errors.sort_by_key(FactError::line);
     out
 }
 
@@ -112,6 +113,7 @@ pub fn read_group(bytes: &[u8], path: &str) -> Records<Group> {
             Err(e) => out.errors.push(e),
         }
     }
+    out.errors.sort_by_key(FactError::line);
     out
 }
 

@@ -263,7 +263,7 @@ pub fn resolve(
     let mut names: Vec<String> = Vec::new();
     let zone_at = |file: &str| -> Option<String> {
         let real = tree.real_path(file)?;
-        tree.get(&real).filter(|e| e.kind == EntryKind::File)?;
+        tree.get(file).filter(|e| e.kind == EntryKind::File)?;
         Some(zone_from_symlink(&real))
     };
     let tz = env.iter().rev().find(|(k, _)| k == "TZ").map(|(_, v)| v.as_str());

@@ -269,6 +269,18 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub filters: Filters,
 
+    /// Scan files that .gitignore hides too (it is read only inside a git work tree).
+    #[arg(long)]
+    pub no_ignore: bool,
+
+    /// Keep only Dockerfiles whose path (relative to the root) matches this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Skip files and directories whose path (relative to the root) matches this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
     /// Exit with code 1 when any connector or file had a problem.
     #[arg(long)]
     pub strict: bool,
@@ -308,6 +320,16 @@ pub struct Filters {
     /// Keep connectors whose metadata matches this expression, e.g. "data.supportLevel == 'certified'".
     #[arg(long, value_name = "EXPR")]
     pub query: Option<Query>,
+}
+
+impl ScanArgs {
+    pub fn walk_options(&self) -> crate::discover::WalkOptions {
+        crate::discover::WalkOptions {
+            no_ignore: self.no_ignore,
+            include: self.include.clone(),
+            exclude: self.exclude.clone(),
+        }
+    }
 }
 
 impl Filters {

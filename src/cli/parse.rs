@@ -22,9 +22,19 @@ pub fn run(args: &ParseArgs, printer: &Printer) -> anyhow::Result<i32> {
             };
             (df, canonical)
         });
-        if let Err(e) = &result {
-            failed = true;
-            printer.warn(&e.to_string());
+        match &result {
+            Err(e) => {
+                failed = true;
+                printer.warn(&e.to_string());
+            }
+            Ok((df, _)) => {
+                for stage in &df.stages {
+                    if let Some(why) = &stage.unresolved {
+                        let line = df.instructions.get(stage.from_instruction).map_or(0, |i| i.line);
+                        printer.warn(&format!("{display}:{line}: {why}"));
+                    }
+                }
+            }
         }
         match args.format {
             Format::Json => documents.push(json::parsed_file(&display, &result)),

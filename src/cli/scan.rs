@@ -20,12 +20,14 @@ pub struct Selected {
     pub selected: Vec<Connector>,
     pub layout: Layout,
     pub problems: Vec<Problem>,
+    /// What discovery left out, by reason.
+    pub skipped: discover::Skipped,
 }
 
 /// `keep_all`: also return every discovered connector (costs a copy of their metadata).
 pub fn select(args: &ScanArgs, keep_all: bool, printer: &Printer) -> anyhow::Result<Selected> {
-    let discovery =
-        discover::discover(&args.root, args.layout).with_context(|| format!("cannot scan {}", args.root.display()))?;
+    let discovery = discover::discover(&args.root, args.layout, &args.walk_options())
+        .with_context(|| format!("cannot scan {}", args.root.display()))?;
     let problems: Vec<Problem> = discovery
         .errors
         .iter()
@@ -49,7 +51,7 @@ pub fn select(args: &ScanArgs, keep_all: bool, printer: &Printer) -> anyhow::Res
     if !selection.is_empty() && selected.connectors.is_empty() {
         printer.warn("no connector matches the filters; nothing is selected");
     }
-    Ok(Selected { all, selected: selected.connectors, layout: discovery.layout, problems })
+    Ok(Selected { all, selected: selected.connectors, layout: discovery.layout, problems, skipped: discovery.skipped })
 }
 
 /// Says, per exception class, on how many connectors the query raised (which airbyte-ci
@@ -98,7 +100,7 @@ pub fn warn_problems(root: &std::path::Path, problems: &mut Vec<Problem>, printe
 }
 
 pub fn run_scan(args: &ScanArgs, printer: &Printer) -> anyhow::Result<Scan> {
-    let Selected { selected, layout, mut problems, .. } = select(args, false, printer)?;
+    let Selected { selected, layout, mut problems, skipped, .. } = select(args, false, printer)?;
     let options = SemanticOptions::with_extra_labels(&args.ignore_labels);
     let root = &args.root;
     let normalizer = args.normalizer;
@@ -116,18 +118,37 @@ pub fn run_scan(args: &ScanArgs, printer: &Printer) -> anyhow::Result<Scan> {
         })
         .collect();
     for s in &scanned {
-        if let Some(e) = s.fingerprint.as_ref().and_then(|f| f.error.as_ref()) {
+        let Some(fp) = s.fingerprint.as_ref() else { continue };
+        let path = s.connector.dockerfile.clone().unwrap_or_default();
+        if let Some(e) = &fp.error {
             problems.push(Problem {
                 connector: Some(s.connector.name.clone()),
-                path: s.connector.dockerfile.clone().unwrap_or_default(),
+                path: path.clone(),
                 line: e.line(),
                 message: e.message(),
             });
         }
+        for (line, message) in &fp.warnings {
+            problems.push(Problem {
+                connector: Some(s.connector.name.clone()),
+                path: path.clone(),
+                line: *line,
+                message: message.clone(),
+            });
+        }
     }
     warn_problems(&args.root, &mut problems, printer);
-    let variants = group::group(&scanned)?;
-    Ok(Scan { root: args.root.display().to_string(), layout, normalizer, connectors: scanned, variants, problems })
+    let (variants, templates) = group::group(&scanned)?;
+    Ok(Scan {
+        root: args.root.display().to_string(),
+        layout,
+        normalizer,
+        connectors: scanned,
+        variants,
+        templates,
+        problems,
+        skipped,
+    })
 }
 
 /// `path:line: message`, the path relative to the working directory so it can be opened.

@@ -6,19 +6,37 @@ use std::path::Path;
 use crate::metadata::Value;
 use rayon::prelude::*;
 
-use super::{Connector, DiscoverError, Language, Layout, relative, walk_files};
+use super::walk::{self, GlobError, Skipped, WalkOptions};
+use super::{Connector, DiscoverError, Language, Layout, relative};
 
 pub const CONNECTORS_DIR: &str = "airbyte-integrations/connectors";
 
 /// Largest metadata.yaml read; real ones are about 2 KiB.
 const MAX_METADATA_BYTES: u64 = 1024 * 1024;
 
-pub fn discover(root: &Path) -> (Vec<Connector>, Vec<DiscoverError>) {
+/// `root` is resolved (not a symlink); the connectors directory must resolve inside it.
+pub fn discover(
+    root: &Path,
+    options: &WalkOptions,
+) -> Result<(Vec<Connector>, Vec<DiscoverError>, Skipped), GlobError> {
     let dir = root.join(CONNECTORS_DIR);
-    let (files, mut errors) = walk_files(root, &dir, &|name| name == "metadata.yaml");
+    match std::fs::canonicalize(&dir) {
+        Ok(real) if real.starts_with(root) && real.is_dir() => {}
+        _ => {
+            let error = DiscoverError::Walk {
+                path: CONNECTORS_DIR.into(),
+                message: "links outside the repository (or is not a directory), not walked".into(),
+            };
+            return Ok((Vec::new(), vec![error], Skipped { symlinks: 1, ..Skipped::default() }));
+        }
+    }
+    let walked = walk::walk(root, &dir, &|name| name == "metadata.yaml", true, options)?;
+    let (files, mut errors, mut skipped) = (walked.files, walked.errors, walked.skipped);
+    let is_scaffold = |path: &std::path::PathBuf| relative(root, path).contains("-scaffold-");
+    skipped.scaffolds = files.iter().filter(|p| is_scaffold(p)).count();
     let results: Vec<(Connector, Option<DiscoverError>)> = files
         .par_iter()
-        .filter(|path| !relative(root, path).contains("-scaffold-"))
+        .filter(|path| !is_scaffold(path))
         .filter_map(|path| {
             let dir = path.parent()?;
             Some(read_connector(root, dir, path))
@@ -29,7 +47,7 @@ pub fn discover(root: &Path) -> (Vec<Connector>, Vec<DiscoverError>) {
         connectors.push(connector);
         errors.extend(error);
     }
-    (connectors, errors)
+    Ok((connectors, errors, skipped))
 }
 
 fn read_connector(root: &Path, dir: &Path, metadata_path: &Path) -> (Connector, Option<DiscoverError>) {

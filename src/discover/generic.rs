@@ -1,18 +1,29 @@
-//! Any repository root in, one unit per Dockerfile out (`Dockerfile`, `Dockerfile.*`,
-//! `*.Dockerfile`), each named by its path relative to the root.
+//! Any repository root (resolved) in, one unit per Dockerfile out (`Dockerfile`,
+//! `Dockerfile.*`, `*.Dockerfile`, `*.dockerfile`, `Containerfile`, `Containerfile.*`,
+//! dot-directories included), each named by its path relative to the root.
 
 use std::path::Path;
 
-use super::{Connector, DiscoverError, Language, Layout, relative, walk_files};
+use super::walk::{self, GlobError, Skipped, WalkOptions};
+use super::{Connector, DiscoverError, Language, Layout, relative};
 
 pub fn is_dockerfile_name(name: &str) -> bool {
+    let suffixed = |suffix: &str| name.len() > suffix.len() && name.ends_with(suffix);
     name == "Dockerfile"
-        || name.starts_with("Dockerfile.")
-        || (name.ends_with(".Dockerfile") && name.len() > ".Dockerfile".len())
+        || name == "Containerfile"
+        || (name.starts_with("Dockerfile.") && name.len() > "Dockerfile.".len())
+        || (name.starts_with("Containerfile.") && name.len() > "Containerfile.".len())
+        || suffixed(".Dockerfile")
+        || suffixed(".dockerfile")
 }
 
-pub fn discover(root: &Path) -> (Vec<Connector>, Vec<DiscoverError>) {
-    let (files, errors) = walk_files(root, root, &is_dockerfile_name);
+pub fn discover(
+    root: &Path,
+    options: &WalkOptions,
+) -> Result<(Vec<Connector>, Vec<DiscoverError>, Skipped), GlobError> {
+    let walked = walk::walk(root, root, &is_dockerfile_name, false, options)?;
+    let files = walked.files;
+    let errors = walked.errors;
     let connectors = files
         .iter()
         .map(|path| {
@@ -35,7 +46,7 @@ pub fn discover(root: &Path) -> (Vec<Connector>, Vec<DiscoverError>) {
             }
         })
         .collect();
-    (connectors, errors)
+    Ok((connectors, errors, walked.skipped))
 }
 
 #[cfg(test)]
@@ -44,10 +55,20 @@ mod tests {
 
     #[test]
     fn dockerfile_names() {
-        for yes in ["Dockerfile", "Dockerfile.dev", "api.Dockerfile"] {
+        for yes in
+            ["Dockerfile", "Dockerfile.dev", "api.Dockerfile", "cuda.dockerfile", "Containerfile", "Containerfile.arm"]
+        {
             assert!(is_dockerfile_name(yes), "{yes}");
         }
-        for no in ["Dockerfiles", ".Dockerfile", "dockerfile.txt", "README.md"] {
+        for no in [
+            "Dockerfiles",
+            ".Dockerfile",
+            ".dockerfile",
+            "Dockerfile.",
+            "dockerfile.txt",
+            "README.md",
+            "Containerfiles",
+        ] {
             assert!(!is_dockerfile_name(no), "{no}");
         }
     }

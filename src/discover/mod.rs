@@ -5,14 +5,14 @@ mod airbyte;
 mod generic;
 pub mod query;
 pub mod select;
+pub mod walk;
 
 pub use select::{Selection, SelectionError};
+pub use walk::{Skipped, WalkOptions};
 
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 use serde::Serialize;
-use walkdir::WalkDir;
 
 /// How the repository is organized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -20,7 +20,8 @@ use walkdir::WalkDir;
 pub enum Layout {
     /// `airbyte-integrations/connectors/**/metadata.yaml`.
     Airbyte,
-    /// Any file named `Dockerfile`, `Dockerfile.*` or `*.Dockerfile`.
+    /// Any `Dockerfile`, `Dockerfile.*`, `*.Dockerfile`, `*.dockerfile`, `Containerfile` or
+    /// `Containerfile.*`, dot-directories included.
     Generic,
 }
 
@@ -93,8 +94,10 @@ impl Connector {
 /// A problem met while discovering; the connector, if known, is still listed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DiscoverError {
-    #[error("{path}: cannot read directory: {message}")]
+    #[error("{path}: {message}")]
     Walk { path: String, message: String },
+    #[error("{0}")]
+    Options(String),
     #[error("{path}:{line}: {message}")]
     Metadata { connector: String, path: String, line: usize, message: String },
 }
@@ -102,24 +105,26 @@ pub enum DiscoverError {
 impl DiscoverError {
     pub fn connector(&self) -> Option<&str> {
         match self {
-            DiscoverError::Walk { .. } => None,
+            DiscoverError::Walk { .. } | DiscoverError::Options(_) => None,
             DiscoverError::Metadata { connector, .. } => Some(connector),
         }
     }
     pub fn path(&self) -> &str {
         match self {
             DiscoverError::Walk { path, .. } | DiscoverError::Metadata { path, .. } => path,
+            DiscoverError::Options(_) => "",
         }
     }
     pub fn line(&self) -> usize {
         match self {
-            DiscoverError::Walk { .. } => 0,
+            DiscoverError::Walk { .. } | DiscoverError::Options(_) => 0,
             DiscoverError::Metadata { line, .. } => *line,
         }
     }
     pub fn message(&self) -> &str {
         match self {
             DiscoverError::Walk { message, .. } | DiscoverError::Metadata { message, .. } => message,
+            DiscoverError::Options(message) => message,
         }
     }
 }
@@ -127,81 +132,38 @@ impl DiscoverError {
 /// Everything discovery found.
 #[derive(Debug, Clone)]
 pub struct Discovery {
+    /// The root as given.
     pub root: PathBuf,
     pub layout: Layout,
     /// Sorted by name, then path.
     pub connectors: Vec<Connector>,
     pub errors: Vec<DiscoverError>,
+    /// What the walk left out, by reason.
+    pub skipped: Skipped,
 }
 
-/// Discovers the connectors under `root`.
-pub fn discover(root: &Path, choice: LayoutChoice) -> Result<Discovery, DiscoverError> {
-    if !root.is_dir() {
-        return Err(DiscoverError::Walk { path: root.display().to_string(), message: "not a directory".into() });
+/// Discovers the connectors (or Dockerfiles) under `root`. Paths in the result are relative to
+/// the root; the walk stays inside it (a root that is a symlink is resolved once).
+pub fn discover(root: &Path, choice: LayoutChoice, options: &WalkOptions) -> Result<Discovery, DiscoverError> {
+    let not_dir = |message: String| DiscoverError::Walk { path: root.display().to_string(), message };
+    let real_root = walk::resolve_root(root).map_err(|e| not_dir(format!("cannot read directory: {e}")))?;
+    if !real_root.is_dir() {
+        return Err(not_dir("not a directory".into()));
     }
     let layout = match choice {
         LayoutChoice::Airbyte => Layout::Airbyte,
         LayoutChoice::Generic => Layout::Generic,
-        LayoutChoice::Auto if root.join(airbyte::CONNECTORS_DIR).is_dir() => Layout::Airbyte,
+        LayoutChoice::Auto if real_root.join(airbyte::CONNECTORS_DIR).is_dir() => Layout::Airbyte,
         LayoutChoice::Auto => Layout::Generic,
     };
-    let (mut connectors, mut errors) = match layout {
-        Layout::Airbyte => airbyte::discover(root),
-        Layout::Generic => generic::discover(root),
+    let found = match layout {
+        Layout::Airbyte => airbyte::discover(&real_root, options),
+        Layout::Generic => generic::discover(&real_root, options),
     };
+    let (mut connectors, mut errors, skipped) = found.map_err(|e| DiscoverError::Options(e.to_string()))?;
     connectors.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.path.cmp(&b.path)));
     errors.sort_by(|a, b| a.path().cmp(b.path()).then(a.line().cmp(&b.line())));
-    Ok(Discovery { root: root.to_path_buf(), layout, connectors, errors })
-}
-
-/// Directories never worth descending into.
-fn is_skipped_dir(name: &str) -> bool {
-    name.starts_with('.') || name == "target" || name == "node_modules"
-}
-
-/// Walks `dir` in parallel over its top-level entries and keeps the files `want` accepts.
-/// Returns paths sorted, and unreadable directories as errors.
-fn walk_files(root: &Path, dir: &Path, want: &(dyn Fn(&str) -> bool + Sync)) -> (Vec<PathBuf>, Vec<DiscoverError>) {
-    let top: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(e) => {
-            return (Vec::new(), vec![DiscoverError::Walk { path: relative(root, dir), message: e.to_string() }]);
-        }
-    };
-    let results: Vec<(Vec<PathBuf>, Vec<DiscoverError>)> = top
-        .par_iter()
-        .map(|entry| {
-            let mut files = Vec::new();
-            let mut errors = Vec::new();
-            let walker = WalkDir::new(entry)
-                .follow_links(false)
-                .into_iter()
-                .filter_entry(|e| !(e.file_type().is_dir() && e.file_name().to_str().is_some_and(is_skipped_dir)));
-            for item in walker {
-                match item {
-                    Ok(e) if e.file_type().is_file() => {
-                        if e.file_name().to_str().is_some_and(want) {
-                            files.push(e.into_path());
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => errors.push(DiscoverError::Walk {
-                        path: e.path().map(|p| relative(root, p)).unwrap_or_default(),
-                        message: e.io_error().map(|io| io.to_string()).unwrap_or_else(|| e.to_string()),
-                    }),
-                }
-            }
-            (files, errors)
-        })
-        .collect();
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    for (f, e) in results {
-        files.extend(f);
-        errors.extend(e);
-    }
-    files.sort();
-    (files, errors)
+    Ok(Discovery { root: root.to_path_buf(), layout, connectors, errors, skipped })
 }
 
 /// `path` relative to `root`, `/`-separated, for output that does not depend on where the

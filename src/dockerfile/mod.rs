@@ -1,10 +1,12 @@
 //! Dockerfile text in, a parsed `Dockerfile` (directives, instructions, stages) out; the
 //! normalizers turn it into canonical text and `traits` reads what a variant does.
 
+pub mod buildkit;
 pub mod lex;
 pub mod notebook;
 pub mod parse;
 pub mod semantic;
+pub mod shell;
 pub mod traits;
 pub mod variant;
 
@@ -24,7 +26,7 @@ pub struct Dockerfile {
     pub syntax: Option<String>,
     pub instructions: Vec<Instruction>,
     pub stages: Vec<Stage>,
-    /// `ARG`s before the first `FROM`, with their defaults (quotes removed).
+    /// `ARG`s before the first `FROM`, with their defaults expanded (quotes removed).
     pub global_args: Vec<(String, Option<String>)>,
 }
 
@@ -38,10 +40,17 @@ pub struct Instruction {
     pub end_line: usize,
     /// Upper-case keyword.
     pub keyword: String,
-    /// Flags as written, e.g. `--mount=type=cache,target=/root/.cache`.
+    /// Flags as BuildKit reads them (quotes removed), e.g. `--chown=app user`.
     pub flags: Vec<String>,
     pub args: Args,
     pub heredocs: Vec<Heredoc>,
+    /// BuildKit's argument list for the instruction (for `ONBUILD`, its trigger's), quotes
+    /// kept where BuildKit keeps them.
+    pub values: Vec<String>,
+    /// Written as a JSON array.
+    pub json: bool,
+    /// `ONBUILD`'s trigger keyword.
+    pub sub_keyword: Option<String>,
 }
 
 /// The arguments of an instruction, in the form they were written.
@@ -63,8 +72,15 @@ pub enum Args {
 /// A here-document attached to `RUN`, `COPY` or `ADD`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Heredoc {
+    /// The delimiter, quotes removed.
+    pub name: String,
+    /// The file descriptor before `<<` (0 when none is written).
+    pub fd: u64,
     /// Whether variables are expanded in the body (unquoted delimiter).
     pub expand: bool,
+    /// `<<-`: leading tabs are stripped from the body when it is used.
+    pub chomp: bool,
+    /// The body as written, each line with its newline.
     pub body: String,
 }
 
@@ -74,8 +90,11 @@ pub struct Stage {
     pub index: usize,
     /// Stage name from `AS name`, lower-cased as BuildKit does.
     pub name: Option<String>,
-    /// The image as written, with global `ARG` defaults applied.
+    /// The image with the global `ARG`s expanded as BuildKit's build does; as written when
+    /// that is not possible (see `unresolved`).
     pub base: String,
+    /// Why `base` could not be resolved (`base image unresolved: ARG X has no default …`).
+    pub unresolved: Option<String>,
     /// When `base` names an earlier stage, that stage's index.
     pub base_stage: Option<usize>,
     /// The `--platform` flag, if any.

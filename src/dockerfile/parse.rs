@@ -1,13 +1,12 @@
-//! Dockerfile text in, `Dockerfile` out: `parse-dockerfile` finds the instructions, and this
-//! post-pass joins continuations, splits ENV/LABEL/ARG like BuildKit, derives line numbers
-//! and stages, and turns the crate's known gaps into errors instead of silent misparses.
+//! Dockerfile text in, `Dockerfile` out: BuildKit's parse tree (`buildkit`) turned into
+//! instructions with their argument forms, stages with `FROM` expanded from the global ARGs
+//! as BuildKit's build does, and what BuildKit's build rejects turned into errors.
 
 use std::path::Path;
 
-use parse_dockerfile as pd;
-
-use super::lex;
-use super::{Args, Dockerfile, Heredoc, Instruction, Stage};
+use super::buildkit::{self, Node};
+use super::shell::Lexer;
+use super::{Args, Dockerfile, Heredoc, Instruction, Stage, lex};
 
 /// Why a Dockerfile could not be read or parsed; always names the file and, when known, the
 /// line.
@@ -75,451 +74,261 @@ pub fn read_dockerfile(path: &Path, display: &str) -> Result<(String, Dockerfile
 
 /// Parses Dockerfile text. `path` is only used in error messages.
 pub fn parse_dockerfile(text: &str, path: &str) -> Result<Dockerfile, ParseError> {
-    // BuildKit ignores a BOM and reads CRLF as LF; doing both here keeps spans and line
-    // numbers in one coordinate system.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let normalized;
-    let text = if text.contains("\r\n") {
-        normalized = text.replace("\r\n", "\n");
-        normalized.as_str()
-    } else {
-        text
-    };
-    let lines = LineIndex::new(text);
     let syntax_error = |line: usize, message: String| ParseError::Syntax { path: path.to_string(), line, message };
     let unsupported = |line: usize, message: String| ParseError::Unsupported { path: path.to_string(), line, message };
-
-    let crate_error = |e: pd::Error| {
-        let message = format!("{e:#}");
-        // The crate's wording assumes the reader knows why FROM was expected.
-        let message = if message == "expected FROM" {
-            "expected FROM: only ARG may come before the first FROM".to_string()
-        } else {
-            message
-        };
-        syntax_error(e.line(), message)
-    };
-    let iter = pd::parse_iter(text).map_err(crate_error)?;
-    let mut escape = '\\';
-    let mut syntax = None;
-    let mut post = PostPass { text, lines: &lines, escape };
-    let mut instructions = Vec::new();
-    let mut directives_read = false;
-    for item in iter {
-        let raw = item.map_err(crate_error)?;
-        if !directives_read {
-            // Directives are known once the iterator has started; they do not change later.
-            directives_read = true;
-            let directives = parse_directives(text);
-            escape = directives.0;
-            syntax = directives.1;
-            post.escape = escape;
-        }
-        let instruction = post.convert(&raw).map_err(|(line, message)| unsupported(line, message))?;
+    let parsed = buildkit::parse(text).map_err(|e| syntax_error(e.line, e.message))?;
+    let escape = parsed.escape;
+    let mut instructions = Vec::with_capacity(parsed.nodes.len());
+    for node in &parsed.nodes {
+        let instruction = convert(node, node.heredocs.clone(), escape).map_err(|m| unsupported(node.start_line, m))?;
         instructions.push(instruction);
     }
-    if instructions.is_empty() {
-        return Err(syntax_error(1, "no instructions: a Dockerfile needs at least a FROM".into()));
+    if let Some(first) = instructions.iter().find(|i| i.keyword != "ARG")
+        && first.keyword != "FROM"
+    {
+        return Err(syntax_error(
+            first.line,
+            format!("expected FROM: only ARG may come before the first FROM, found {}", first.keyword),
+        ));
     }
-    check_escaped_escape_at_eol(text, &instructions, escape).map_err(|line| {
-        unsupported(
-            line,
-            format!(
-                "line ends in an escaped escape character (`{escape}{escape}`): BuildKit reads it as a line \
-                 continuation, dockvar's parser would not; end the line with a single `{escape}` to \
-                 continue it, or move the `{escape}{escape}` off the end of the line"
-            ),
-        )
-    })?;
+    if !instructions.iter().any(|i| i.keyword == "FROM") {
+        let line = instructions.last().map_or(1, |i| i.end_line);
+        return Err(syntax_error(line, "no FROM: a Dockerfile needs at least one FROM".into()));
+    }
     let (stages, global_args) = build_stages(&instructions, escape);
-    Ok(Dockerfile { escape, syntax, instructions, stages, global_args })
+    Ok(Dockerfile { escape, syntax: parsed.syntax, instructions, stages, global_args })
 }
 
-/// Reads the `# escape=` and `# syntax=` directives the way the crate does, so that the
-/// post-pass uses the same escape character.
-fn parse_directives(text: &str) -> (char, Option<String>) {
-    let mut escape = '\\';
-    let mut syntax = None;
-    for line in text.split('\n') {
-        let Some(rest) = line.trim_start().strip_prefix('#') else { break };
-        let Some((key, value)) = rest.split_once('=') else { break };
-        let key = key.trim().to_ascii_lowercase();
-        let value = value.trim();
-        match key.as_str() {
-            "escape" => match value {
-                "`" => escape = '`',
-                "\\" => escape = '\\',
-                _ => break,
-            },
-            "syntax" => syntax = Some(value.to_string()),
-            "check" => {}
-            _ => break,
-        }
-    }
-    (escape, syntax)
-}
-
-/// Byte offset to 1-based line number.
-struct LineIndex {
-    starts: Vec<usize>,
-}
-
-impl LineIndex {
-    fn new(text: &str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i + 1));
-        LineIndex { starts }
-    }
-
-    fn line(&self, offset: usize) -> usize {
-        match self.starts.binary_search(&offset) {
-            Ok(i) => i + 1,
-            Err(i) => i,
-        }
-    }
-}
-
-struct PostPass<'t> {
-    text: &'t str,
-    lines: &'t LineIndex,
-    escape: char,
-}
-
-type Gap = (usize, String);
-
-impl PostPass<'_> {
-    fn raw(&self, span: &pd::Span) -> &str {
-        self.text.get(span.clone()).unwrap_or("")
-    }
-
-    fn joined(&self, span: &pd::Span) -> String {
-        lex::join_continuations(self.raw(span), self.escape)
-    }
-
-    fn flags(&self, flags: &[pd::Flag<'_>]) -> Vec<String> {
-        flags.iter().map(|f| self.raw(&f.span()).to_string()).collect()
-    }
-
-    fn command(&self, command: &pd::Command<'_>) -> Args {
-        match command {
-            pd::Command::Exec(array) => Args::Exec(array.value.iter().map(|s| s.value.to_string()).collect()),
-            pd::Command::Shell(shell) => {
-                Args::Shell(lex::join_continuations(shell.value, self.escape).trim().to_string())
-            }
-            _ => Args::Shell(String::new()),
-        }
-    }
-
-    /// One line past the instruction, from the furthest span we know of.
-    fn end_of(&self, start_line: usize, spans: &[&pd::Span]) -> usize {
-        spans
-            .iter()
-            .map(|s| self.lines.line(s.end.saturating_sub(1).max(s.start)))
-            .max()
-            .unwrap_or(start_line)
-            .max(start_line)
-    }
-
-    fn convert(&self, raw: &pd::Instruction<'_>) -> Result<Instruction, Gap> {
-        use pd::Instruction as I;
-        let (keyword, kw_span) = keyword_of(raw);
-        let line = self.lines.line(kw_span.start);
-        let mut flags = Vec::new();
-        let mut heredocs = Vec::new();
-        let mut spans: Vec<&pd::Span> = vec![kw_span];
-        // A heredoc span stops where its terminator line starts; that line ends the instruction.
-        let mut heredoc_end = 0;
-        let args = match raw {
-            I::From(from) => {
-                flags = self.flags(&from.options);
-                spans.push(&from.image.span);
-                let mut words = vec![from.image.value.to_string()];
-                if let Some((_, name)) = &from.as_ {
-                    spans.push(&name.span);
-                    words.push("AS".into());
-                    words.push(name.value.to_string());
-                }
-                Args::Words(words)
-            }
-            I::Arg(arg) => {
-                spans.push(&arg.arguments.span);
-                Args::Words(lex::split_words(&self.joined(&arg.arguments.span), self.escape))
-            }
-            I::Env(env) => {
-                spans.push(&env.arguments.span);
-                Args::Pairs(
-                    lex::split_pairs(&self.joined(&env.arguments.span), self.escape)
-                        .map_err(|m| (line, format!("ENV {m}")))?,
-                )
-            }
-            I::Label(label) => {
-                spans.push(&label.arguments.span);
-                Args::Pairs(
-                    lex::split_pairs(&self.joined(&label.arguments.span), self.escape)
-                        .map_err(|m| (line, format!("LABEL {m}")))?,
-                )
-            }
-            I::Run(run) => {
-                flags = self.flags(&run.options);
-                spans.push(command_span(&run.arguments));
-                for doc in &run.here_docs {
-                    heredoc_end = heredoc_end.max(self.lines.line(doc.span.end));
-                    heredocs.push(Heredoc { expand: doc.expand, body: doc.value.to_string() });
-                }
-                let args = match run.here_docs.first() {
-                    // The crate keeps only the text after the delimiter; rebuild the command
-                    // line from the source, up to the first body.
-                    Some(doc) => Args::Heredoc(self.command_line(kw_span.end, doc.span.start)),
-                    None => self.command(&run.arguments),
-                };
-                self.check_run_heredocs(&args, heredocs.len(), line)?;
-                args
-            }
-            I::Cmd(cmd) => {
-                spans.push(command_span(&cmd.arguments));
-                self.command(&cmd.arguments)
-            }
-            I::Entrypoint(ep) => {
-                spans.push(command_span(&ep.arguments));
-                self.command(&ep.arguments)
-            }
-            I::Copy(copy) => {
-                flags = self.flags(&copy.options);
-                self.copy_args(kw_span, &copy.src, &copy.dest, &mut heredocs, &mut spans, &mut heredoc_end)
-            }
-            I::Add(add) => {
-                flags = self.flags(&add.options);
-                self.copy_args(kw_span, &add.src, &add.dest, &mut heredocs, &mut spans, &mut heredoc_end)
-            }
-            I::Expose(expose) => {
-                spans.extend(expose.arguments.iter().map(|a| &a.span));
-                Args::Words(expose.arguments.iter().map(|a| a.value.to_string()).collect())
-            }
-            I::Volume(volume) => match &volume.arguments {
-                pd::JsonOrStringArray::Json(array) => {
-                    spans.push(&array.span);
-                    Args::Exec(array.value.iter().map(|a| a.value.to_string()).collect())
-                }
-                pd::JsonOrStringArray::String(words) => {
-                    spans.extend(words.iter().map(|a| &a.span));
-                    Args::Words(words.iter().map(|a| a.value.to_string()).collect())
-                }
-            },
-            I::User(user) => self.single_word(&user.arguments, &mut spans),
-            I::Workdir(workdir) => self.single_word(&workdir.arguments, &mut spans),
-            I::Stopsignal(signal) => self.single_word(&signal.arguments, &mut spans),
-            I::Maintainer(m) => {
-                spans.push(&m.name.span);
-                Args::Shell(self.joined(&m.name.span).trim().to_string())
-            }
-            I::Shell(shell) => {
-                spans.extend(shell.arguments.iter().map(|a| &a.span));
-                Args::Exec(shell.arguments.iter().map(|a| a.value.to_string()).collect())
-            }
-            I::Healthcheck(hc) => {
-                flags = self.flags(&hc.options);
-                match &hc.arguments {
-                    pd::HealthcheckArguments::Cmd { arguments, .. } => {
-                        spans.push(command_span(arguments));
-                        self.command(arguments)
-                    }
-                    pd::HealthcheckArguments::None { none, .. } => {
-                        spans.push(&none.span);
-                        Args::Words(vec!["NONE".into()])
-                    }
-                    _ => return Err((line, "HEALTHCHECK form not understood".into())),
-                }
-            }
-            I::Onbuild(onbuild) => {
-                let inner = self.convert(&onbuild.instruction)?;
-                let end_line = inner.end_line;
-                let rendered = super::semantic::render_plain(&inner);
-                return Ok(Instruction {
-                    line,
-                    end_line,
-                    keyword,
-                    flags: Vec::new(),
-                    args: Args::Shell(rendered),
-                    heredocs: inner.heredocs,
-                });
-            }
-            _ => return Err((line, format!("instruction {keyword} is not supported by dockvar's parser"))),
-        };
-        let end_line = self.end_of(line, &spans).max(heredoc_end);
-        Ok(Instruction { line, end_line, keyword, flags, args, heredocs })
-    }
-
-    fn single_word<'s>(&self, value: &'s pd::UnescapedString<'_>, spans: &mut Vec<&'s pd::Span>) -> Args {
-        spans.push(&value.span);
-        Args::Words(vec![self.joined(&value.span).trim().to_string()])
-    }
-
-    fn copy_args<'s>(
-        &self,
-        kw_span: &'s pd::Span,
-        src: &'s [pd::Source<'_>],
-        dest: &'s pd::UnescapedString<'_>,
-        heredocs: &mut Vec<Heredoc>,
-        spans: &mut Vec<&'s pd::Span>,
-        heredoc_end: &mut usize,
-    ) -> Args {
-        spans.push(&dest.span);
-        let mut words = Vec::with_capacity(src.len() + 1);
-        let mut first_path_start = None;
-        for s in src {
-            match s {
-                pd::Source::Path(p) => {
-                    first_path_start.get_or_insert(p.span.start);
-                    spans.push(&p.span);
-                    words.push(p.value.to_string());
-                }
-                pd::Source::HereDoc(doc) => {
-                    *heredoc_end = (*heredoc_end).max(self.lines.line(doc.span.end));
-                    heredocs.push(Heredoc { expand: doc.expand, body: doc.value.to_string() });
-                }
-                _ => {}
-            }
-        }
-        if let Some(body_start) = src.iter().find_map(|s| match s {
-            pd::Source::HereDoc(doc) => Some(doc.span.start),
-            _ => None,
-        }) {
-            // The crate keeps bodies but not the command line; take it from the source.
-            return Args::Heredoc(self.command_line(kw_span.end, body_start));
-        }
-        words.push(dest.value.to_string());
-        let exec = first_path_start
-            .is_some_and(|start| self.text[..start].trim_end_matches(['"', ' ', '\t', '\n']).ends_with('['));
-        if exec { Args::Exec(words) } else { Args::Words(words) }
-    }
-
-    /// The words between the keyword and the first heredoc body, flags left out.
-    fn command_line(&self, after_keyword: usize, body_start: usize) -> String {
-        let raw = self.text.get(after_keyword..body_start.max(after_keyword)).unwrap_or("");
-        let joined = lex::join_continuations(raw.trim_end_matches('\n'), self.escape);
-        let words: Vec<String> =
-            lex::split_words(&joined, self.escape).into_iter().filter(|w| !w.starts_with("--")).collect();
-        words.join(" ")
-    }
-
-    /// BuildKit finds here-documents anywhere on a RUN line; the crate only at its start and
-    /// only one. Both gaps would silently parse the body as instructions.
-    fn check_run_heredocs(&self, args: &Args, found: usize, line: usize) -> Result<(), Gap> {
-        let (Args::Shell(text) | Args::Heredoc(text)) = args else { return Ok(()) };
-        let words = lex::split_words(text, self.escape);
-        let heredoc_words = words.iter().filter(|w| lex::is_heredoc_word(w, self.escape)).count();
-        if found == 0 && heredoc_words > 0 {
-            return Err((
-                line,
-                "a here-document that is not the first word of RUN is not supported by dockvar's parser; \
-                 start the command with it (`RUN <<EOF` then `cmd <<EOF` inside) or use a shell-form RUN"
-                    .into(),
-            ));
-        }
-        if found > 0 && heredoc_words > 1 {
-            return Err((
-                line,
-                "two here-documents on one RUN line are not supported by dockvar's parser; split them \
-                 into two RUN instructions"
-                    .into(),
-            ));
-        }
-        Ok(())
-    }
-}
-
-fn command_span<'a>(command: &'a pd::Command<'_>) -> &'a pd::Span {
-    match command {
-        pd::Command::Exec(array) => &array.span,
-        pd::Command::Shell(shell) => &shell.span,
-        _ => &EMPTY_SPAN,
-    }
-}
-
-fn keyword_of<'a>(raw: &'a pd::Instruction<'_>) -> (String, &'a pd::Span) {
-    use pd::Instruction as I;
-    let (name, span) = match raw {
-        I::Add(i) => ("ADD", &i.add.span),
-        I::Arg(i) => ("ARG", &i.arg.span),
-        I::Cmd(i) => ("CMD", &i.cmd.span),
-        I::Copy(i) => ("COPY", &i.copy.span),
-        I::Entrypoint(i) => ("ENTRYPOINT", &i.entrypoint.span),
-        I::Env(i) => ("ENV", &i.env.span),
-        I::Expose(i) => ("EXPOSE", &i.expose.span),
-        I::From(i) => ("FROM", &i.from.span),
-        I::Healthcheck(i) => ("HEALTHCHECK", &i.healthcheck.span),
-        I::Label(i) => ("LABEL", &i.label.span),
-        I::Maintainer(i) => ("MAINTAINER", &i.maintainer.span),
-        I::Onbuild(i) => ("ONBUILD", &i.onbuild.span),
-        I::Run(i) => ("RUN", &i.run.span),
-        I::Shell(i) => ("SHELL", &i.shell.span),
-        I::Stopsignal(i) => ("STOPSIGNAL", &i.stopsignal.span),
-        I::User(i) => ("USER", &i.user.span),
-        I::Volume(i) => ("VOLUME", &i.volume.span),
-        I::Workdir(i) => ("WORKDIR", &i.workdir.span),
-        _ => ("UNKNOWN", &EMPTY_SPAN),
+/// One BuildKit node as an instruction; BuildKit's build rejects what comes back as `Err`.
+fn convert(node: &Node, heredocs: Vec<buildkit::RawHeredoc>, escape: char) -> Result<Instruction, String> {
+    let keyword = node.keyword.to_ascii_uppercase();
+    let values = &node.values;
+    let needs = |n: usize, what: &str| -> Result<(), String> {
+        if values.len() < n { Err(format!("{keyword} requires {what}")) } else { Ok(()) }
     };
-    (name.to_string(), span)
-}
-
-static EMPTY_SPAN: pd::Span = 0..0;
-
-/// Finds a line inside an instruction (heredoc bodies excluded) that ends in an even run of
-/// escape characters: BuildKit's continuation regex matches it, the crate does not.
-fn check_escaped_escape_at_eol(text: &str, instructions: &[Instruction], escape: char) -> Result<(), usize> {
-    let lines: Vec<&str> = text.split('\n').collect();
-    for ins in instructions {
-        let body_lines: usize = ins.heredocs.iter().map(|h| h.body.matches('\n').count() + 1).sum();
-        let last = ins.end_line.saturating_sub(body_lines).max(ins.line);
-        for n in ins.line..=last {
-            let Some(line) = lines.get(n - 1) else { continue };
-            let trimmed = line.trim_end_matches([' ', '\t']);
-            if trimmed.trim_start().starts_with('#') {
-                continue;
+    let first = || values.first().cloned().unwrap_or_default();
+    let heredocs: Vec<Heredoc> = heredocs
+        .into_iter()
+        .map(|h| Heredoc { name: h.name, fd: h.fd, expand: h.expand, chomp: h.chomp, body: h.content })
+        .collect();
+    let args = match keyword.as_str() {
+        "FROM" => {
+            let ok = values.len() == 1 || (values.len() == 3 && values[1].eq_ignore_ascii_case("as"));
+            if !ok {
+                return Err("FROM requires either one or three arguments (`FROM image [AS name]`)".into());
             }
-            let run = trimmed.chars().rev().take_while(|&c| c == escape).count();
-            if run >= 2 && run % 2 == 0 {
-                return Err(n);
+            let mut words = values.clone();
+            if words.len() == 3 {
+                words[1] = "AS".into();
+            }
+            Args::Words(words)
+        }
+        "ARG" => {
+            needs(1, "at least one argument")?;
+            if let Some(word) = values.iter().find(|w| w.starts_with('=')) {
+                return Err(format!("ARG names can not be blank (`{word}`)"));
+            }
+            Args::Words(values.clone())
+        }
+        "ENV" | "LABEL" => {
+            needs(1, "at least one argument")?;
+            let pairs = values
+                .chunks(2)
+                .map(|kv| {
+                    let key = lex::unquote(&kv[0], escape);
+                    let value = kv.get(1).map(|v| lex::unquote(v, escape)).unwrap_or_default();
+                    (key, value)
+                })
+                .collect::<Vec<_>>();
+            if pairs.iter().any(|(k, _)| k.is_empty()) {
+                return Err(format!("{keyword} names can not be blank"));
+            }
+            Args::Pairs(pairs)
+        }
+        "RUN" | "CMD" | "ENTRYPOINT" => {
+            if node.json {
+                Args::Exec(values.clone())
+            } else {
+                needs(1, "at least one argument")?;
+                if heredocs.is_empty() { Args::Shell(first()) } else { Args::Heredoc(first()) }
             }
         }
-    }
-    Ok(())
+        "SHELL" => {
+            if !node.json {
+                return Err("SHELL requires the arguments to be in JSON form".into());
+            }
+            needs(1, "at least one argument")?;
+            Args::Exec(values.clone())
+        }
+        "COPY" | "ADD" => {
+            if node.json {
+                needs(2, "at least two arguments")?;
+                Args::Exec(values.clone())
+            } else if !heredocs.is_empty() {
+                needs(1, "at least one argument")?;
+                Args::Heredoc(values.join(" "))
+            } else {
+                needs(2, "at least two arguments, but had only one")?;
+                Args::Words(values.clone())
+            }
+        }
+        "VOLUME" if node.json => Args::Exec(values.clone()),
+        "EXPOSE" | "VOLUME" => {
+            needs(1, "at least one argument")?;
+            Args::Words(values.clone())
+        }
+        "USER" | "WORKDIR" | "STOPSIGNAL" => {
+            needs(1, "exactly one argument")?;
+            Args::Words(values.clone())
+        }
+        "MAINTAINER" => {
+            needs(1, "exactly one argument")?;
+            Args::Shell(first())
+        }
+        "HEALTHCHECK" => {
+            needs(1, "at least one argument")?;
+            match values[0].to_ascii_uppercase().as_str() {
+                "NONE" if values.len() == 1 => Args::Words(vec!["NONE".into()]),
+                "NONE" => return Err("HEALTHCHECK NONE takes no arguments".into()),
+                "CMD" if values.len() == 1 => return Err("Missing command after HEALTHCHECK CMD".into()),
+                "CMD" if node.json => Args::Exec(values[1..].to_vec()),
+                "CMD" => Args::Shell(values[1].clone()),
+                other => return Err(format!("Unknown type {other} in HEALTHCHECK (try CMD)")),
+            }
+        }
+        "ONBUILD" => {
+            let Some(sub) = &node.sub else { return Err("ONBUILD requires at least one argument".into()) };
+            let sub_keyword = sub.keyword.to_ascii_uppercase();
+            if matches!(sub_keyword.as_str(), "ONBUILD" | "FROM" | "MAINTAINER") {
+                return Err(format!("{sub_keyword} isn't allowed as an ONBUILD trigger"));
+            }
+            let raw: Vec<buildkit::RawHeredoc> = node.heredocs.clone();
+            let inner = convert(sub, raw, escape)?;
+            let rendered = super::semantic::render_plain(&inner);
+            return Ok(Instruction {
+                line: node.start_line,
+                end_line: node.end_line,
+                keyword,
+                flags: node.flags.clone(),
+                args: Args::Shell(rendered),
+                heredocs: inner.heredocs.clone(),
+                values: inner.values.clone(),
+                json: inner.json,
+                sub_keyword: Some(sub_keyword),
+            });
+        }
+        _ => return Err(format!("unknown instruction: {}", node.keyword)),
+    };
+    Ok(Instruction {
+        line: node.start_line,
+        end_line: node.end_line,
+        keyword,
+        flags: node.flags.clone(),
+        args,
+        heredocs,
+        values: values.clone(),
+        json: node.json,
+        sub_keyword: None,
+    })
 }
 
-/// Builds stages and applies global ARG defaults to `FROM`.
+/// The ARGs BuildKit defines before any in the Dockerfile, for the default platform.
+const PLATFORM_ARGS: &[(&str, &str)] = &[
+    ("BUILDPLATFORM", "linux/amd64"),
+    ("BUILDOS", "linux"),
+    ("BUILDARCH", "amd64"),
+    ("BUILDVARIANT", ""),
+    ("TARGETPLATFORM", "linux/amd64"),
+    ("TARGETOS", "linux"),
+    ("TARGETARCH", "amd64"),
+    ("TARGETVARIANT", ""),
+];
+
+/// A global ARG as BuildKit's build sees it: its expanded default, and why that default is not
+/// what the author meant when it is not.
+#[derive(Debug, Clone)]
+struct MetaArg {
+    name: String,
+    value: Option<String>,
+    problem: Option<String>,
+}
+
+/// Why an expansion did not produce a value BuildKit would build from, if it did not.
+fn unresolved(
+    expansion: &Result<super::shell::Expansion, super::shell::LexError>,
+    args: &[MetaArg],
+    written: &str,
+) -> Option<String> {
+    let expansion = match expansion {
+        Ok(e) => e,
+        Err(e) => return Some(format!("BuildKit rejects `{written}`: {}", e.0.rsplit(": ").next().unwrap_or(&e.0))),
+    };
+    for lookup in expansion.lookups.iter().filter(|l| l.plain) {
+        match args.iter().rev().find(|a| a.name == lookup.name) {
+            None if PLATFORM_ARGS.iter().any(|(n, _)| *n == lookup.name) => {}
+            None => return Some(format!("{} is not an ARG declared before the first FROM", lookup.name)),
+            Some(MetaArg { value: None, name, .. }) => {
+                return Some(format!("ARG {name} has no default (it must be set with --build-arg)"));
+            }
+            Some(MetaArg { problem: Some(p), name, .. }) => return Some(format!("ARG {name}: {p}")),
+            Some(_) => {}
+        }
+    }
+    None
+}
+
+/// Builds stages, expanding `FROM` from the global ARGs in order as BuildKit's build does.
 fn build_stages(instructions: &[Instruction], escape: char) -> (Vec<Stage>, Vec<(String, Option<String>)>) {
-    let mut global_args: Vec<(String, Option<String>)> = Vec::new();
+    let mut args: Vec<MetaArg> = Vec::new();
     let mut stages: Vec<Stage> = Vec::new();
+    let lexer = Lexer::new(escape);
     for (i, ins) in instructions.iter().enumerate() {
         match (ins.keyword.as_str(), &ins.args) {
             ("ARG", Args::Words(words)) if stages.is_empty() => {
                 for word in words {
-                    let (name, default) = match word.split_once('=') {
-                        Some((n, v)) => (lex::unquote(n, escape), Some(lex::unquote(v, escape))),
-                        None => (lex::unquote(word, escape), None),
+                    let (name, raw) = match word.split_once('=') {
+                        Some((n, v)) => (n.to_string(), Some(v)),
+                        None => (word.clone(), None),
                     };
-                    global_args.retain(|(n, _)| *n != name);
-                    global_args.push((name, default));
+                    let (value, problem) = match raw {
+                        Some(raw) => {
+                            let lookup = |n: &str| lookup_arg(&args, n);
+                            let expansion = lexer.process(raw, &lookup);
+                            let problem = unresolved(&expansion, &args, raw);
+                            (Some(expansion.map(|e| e.word).unwrap_or_default()), problem)
+                        }
+                        None => (None, None),
+                    };
+                    args.push(MetaArg { name, value, problem });
                 }
             }
             ("FROM", Args::Words(words)) => {
                 if let Some(last) = stages.last_mut() {
                     last.end_instruction = i;
                 }
-                let lookup =
-                    |name: &str| global_args.iter().rev().find(|(n, _)| n == name).and_then(|(_, v)| v.clone());
                 let written = words.first().cloned().unwrap_or_default();
-                let base = lex::expand_vars(&written, &lookup).0;
+                let lookup = |n: &str| lookup_arg(&args, n);
+                let expansion = lexer.process(&written, &lookup);
+                let mut problem = unresolved(&expansion, &args, &written);
+                let expanded = expansion.map(|e| e.word).unwrap_or_default();
+                if problem.is_none() && expanded.is_empty() {
+                    problem = Some(format!("`{written}` expands to nothing"));
+                }
+                let base = if problem.is_some() { written.clone() } else { expanded };
                 let name = words.get(2).map(|n| n.to_ascii_lowercase());
                 let lower = base.to_ascii_lowercase();
                 let base_stage = stages.iter().find(|s| s.name.as_deref() == Some(lower.as_str())).map(|s| s.index);
-                let platform = ins.flags.iter().find_map(|f| f.strip_prefix("--platform=").map(str::to_string));
+                let platform =
+                    ins.flags.iter().find_map(|f| f.strip_prefix("--platform=")).map(|p| {
+                        lexer.process_word(p, &|n: &str| lookup_arg(&args, n)).unwrap_or_else(|_| p.to_string())
+                    });
                 stages.push(Stage {
                     index: stages.len(),
                     name,
                     base,
                     base_stage,
                     platform,
+                    unresolved: problem.map(|p| format!("base image unresolved: {p}")),
                     from_instruction: i,
                     end_instruction: instructions.len(),
                 });
@@ -527,7 +336,17 @@ fn build_stages(instructions: &[Instruction], escape: char) -> (Vec<Stage>, Vec<
             _ => {}
         }
     }
+    let global_args = args.into_iter().map(|a| (a.name, a.value)).collect();
     (stages, global_args)
+}
+
+/// A variable as BuildKit's build sees it before the first stage: the last declaration wins,
+/// and an ARG without a default is set to the empty string.
+fn lookup_arg(args: &[MetaArg], name: &str) -> Option<String> {
+    match args.iter().rev().find(|a| a.name == name) {
+        Some(a) => Some(a.value.clone().unwrap_or_default()),
+        None => PLATFORM_ARGS.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -584,6 +403,41 @@ mod tests {
         assert_eq!(df.stages[1].base_stage, Some(0));
         assert_eq!(df.resolved_base(&df.stages[1]), "python:3.9-slim");
         assert_eq!(df.stages[2].base, "alpine:3.18");
+        assert!(df.stages.iter().all(|s| s.unresolved.is_none()));
+    }
+
+    #[test]
+    fn arg_chains_expand_in_order() {
+        let df = parse(
+            "ARG REGISTRY=quay.io\nARG OWNER=jupyter\nARG BASE_IMAGE=$REGISTRY/$OWNER/docker-stacks-foundation\nFROM $BASE_IMAGE\n",
+        );
+        assert_eq!(df.stages[0].base, "quay.io/jupyter/docker-stacks-foundation");
+        let df = parse("ARG V=\"3.12\"\nARG IMG=python:${V}-slim\nFROM ${IMG}\nFROM --platform=$BUILDPLATFORM x\n");
+        assert_eq!(df.stages[0].base, "python:3.12-slim");
+        assert_eq!(df.stages[1].platform.as_deref(), Some("linux/amd64"));
+    }
+
+    #[test]
+    fn unresolved_bases_say_why() {
+        let why = |text: &str| parse(text).stages[0].unresolved.clone().unwrap_or_default();
+        assert_eq!(
+            why("ARG X\nFROM $X\n"),
+            "base image unresolved: ARG X has no default (it must be set with --build-arg)"
+        );
+        assert_eq!(why("FROM ${NOPE}/x\n"), "base image unresolved: NOPE is not an ARG declared before the first FROM");
+        assert_eq!(
+            why("ARG B=${A}y\nFROM ${B}\n"),
+            "base image unresolved: ARG B: A is not an ARG declared before the first FROM"
+        );
+        assert_eq!(
+            why("ARG A\nARG B=${A}y\nFROM ${B}\n"),
+            "base image unresolved: ARG B: ARG A has no default (it must be set with --build-arg)"
+        );
+        assert!(
+            why("FROM mcr.microsoft.com/devcontainers/${templateOption:imageVariant}\n")
+                .contains("unsupported modifier (:i)")
+        );
+        assert_eq!(parse("ARG X\nFROM ${X:-alpine}\n").stages[0].base, "alpine");
     }
 
     #[test]
@@ -602,6 +456,14 @@ mod tests {
     }
 
     #[test]
+    fn heredocs_after_other_words_and_several_per_line() {
+        let df = parse("FROM x\nRUN cat <<EOF >> /etc/oracle.conf\nhello\nEOF\nRUN <<A <<B\na\nA\nb\nB\n");
+        assert_eq!(df.instructions[1].args, Args::Heredoc("cat <<EOF >> /etc/oracle.conf".into()));
+        assert_eq!(df.instructions[2].heredocs.len(), 2);
+        assert_eq!(df.instructions[2].end_line, 9);
+    }
+
+    #[test]
     fn empty_heredoc_ends_on_its_terminator() {
         let df = parse("FROM x\nRUN <<EOF\nEOF\nRUN y\n");
         assert_eq!((df.instructions[1].line, df.instructions[1].end_line), (2, 3));
@@ -616,23 +478,24 @@ mod tests {
     }
 
     #[test]
-    fn rejects_known_gaps_with_line_numbers() {
-        let e = err("FROM x\nRUN cat <<EOF > /f\nhello\nEOF\n");
-        assert!(matches!(e, ParseError::Unsupported { line: 2, .. }), "{e}");
-        let e = err("FROM x\nRUN <<A <<B\na\nA\nb\nB\n");
-        assert!(matches!(e, ParseError::Unsupported { line: 2, .. }), "{e}");
-        let e = err("FROM x\nRUN echo \\\\\nRUN echo b\n");
-        assert!(matches!(e, ParseError::Unsupported { line: 2, .. }), "{e}");
-        let e = err("RUN echo hi\n");
-        assert_eq!(e.line(), 1, "{e}");
-        let e = err("FROM x\nRUN <<EOF\nnever ends\n");
-        assert!(matches!(e, ParseError::Syntax { .. }), "{e}");
-        assert!(matches!(err(""), ParseError::Syntax { .. }));
+    fn trailing_escaped_escape_ends_the_instruction() {
+        let df = parse("FROM x\nRUN echo \\\\\nRUN echo b\n");
+        assert_eq!(df.instructions[1].args, Args::Shell("echo \\\\".into()));
+        assert_eq!(df.instructions[2].line, 3);
+        let df = parse("FROM x\nRUN echo \\\\\\\nRUN b\n");
+        assert_eq!(df.instructions.len(), 3, "three backslashes end the line too");
     }
 
     #[test]
-    fn odd_escape_runs_are_plain_continuations() {
-        let df = parse("FROM x\nRUN echo \\\\\\\n  b\n");
-        assert_eq!(df.instructions[1].args, Args::Shell("echo \\\\  b".into()));
+    fn rejects_what_buildkit_rejects_with_line_numbers() {
+        let e = err("RUN echo hi\n");
+        assert_eq!(e.line(), 1, "{e}");
+        let e = err("FROM x\nRUN <<EOF\nnever ends\n");
+        assert!(matches!(e, ParseError::Syntax { line: 2, .. }), "{e}");
+        assert!(matches!(err(""), ParseError::Syntax { .. }));
+        let e = err("FROM x\nFOO bar\n");
+        assert!(matches!(e, ParseError::Unsupported { line: 2, .. }), "{e}");
+        assert!(err("FROM a b\n").message().contains("one or three"));
+        assert!(err("FROM x\nCOPY a\n").message().contains("two arguments"));
     }
 }

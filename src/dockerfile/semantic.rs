@@ -174,24 +174,13 @@ fn render(
         Args::Heredoc(command) => {
             out.push(' ');
             out.push_str(&lex::fold_whitespace(command, escape));
-            let delimiters: Vec<String> = lex::split_words(command, escape)
-                .into_iter()
-                .filter(|w| lex::is_heredoc_word(w, escape))
-                .map(|w| {
-                    let name = lex::unquote(&w, escape);
-                    name.trim_start_matches(|c: char| c.is_ascii_digit())
-                        .trim_start_matches("<<")
-                        .trim_start_matches('-')
-                        .to_string()
-                })
-                .collect();
-            for (i, doc) in ins.heredocs.iter().enumerate() {
+            for doc in &ins.heredocs {
                 out.push('\n');
                 out.push_str(&doc.body);
                 if !doc.body.is_empty() && !doc.body.ends_with('\n') {
                     out.push('\n');
                 }
-                out.push_str(delimiters.get(i).map(String::as_str).unwrap_or("EOF"));
+                out.push_str(&doc.name);
             }
         }
         Args::Pairs(pairs) => {

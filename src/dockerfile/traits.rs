@@ -15,7 +15,8 @@ pub struct VariantTraits {
     pub stages: usize,
     /// `apt`, `apk`, `apt+apk` or `none`.
     pub package_manager: String,
-    /// Python version implied by a `python:` base tag (`3.9` for `python:3.9-slim`).
+    /// The Python version: the final stages' `ENV PYTHON_VERSION`, else the Python part of
+    /// the base tag (`3.9` for `python:3.9-slim`, `3.7` for `python:0.109.0-3.7`).
     pub python_version: Option<String>,
     /// Whether the final base is pinned by `@sha256:` digest.
     pub pins_digest: bool,
@@ -60,7 +61,9 @@ pub fn read_traits(df: &Dockerfile) -> VariantTraits {
     };
 
     VariantTraits {
-        python_version: final_base.as_deref().and_then(python_version_of),
+        python_version: last_env(&final_instructions, "PYTHON_VERSION")
+            .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+            .or_else(|| final_base.as_deref().and_then(python_version_of)),
         pins_digest: final_base.as_deref().is_some_and(|b| b.contains("@sha256:")),
         base_images,
         final_base,
@@ -243,12 +246,23 @@ fn python_version_of(image: &str) -> Option<String> {
         Some((n, t)) if !t.contains('/') => (n, t),
         _ => return None,
     };
-    if name.rsplit('/').next() != Some("python") {
-        return None;
-    }
-    let version: String = tag.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
-    let version = version.trim_end_matches('.');
-    if version.is_empty() { None } else { Some(version.to_string()) }
+    let python_image = name.rsplit('/').next() == Some("python");
+    // The tag's part that is a Python version (`3.12`, `python3.11`), not its first number.
+    tag.split('-').find_map(|part| {
+        let (explicit, version) = match part.strip_prefix("python").or_else(|| part.strip_prefix("py")) {
+            Some(v) => (true, v),
+            None => (false, part),
+        };
+        if !(python_image || explicit) {
+            return None;
+        }
+        let digits: String = version.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        let digits = digits.trim_end_matches('.');
+        let mut numbers = digits.split('.');
+        let major = numbers.next()?;
+        let is_python = (major == "3" || major == "2") && numbers.next().is_some_and(|m| !m.is_empty());
+        (is_python || (explicit && !digits.is_empty() && (major == "3" || major == "2"))).then(|| digits.to_string())
+    })
 }
 
 #[cfg(test)]
@@ -312,5 +326,15 @@ mod tests {
         assert_eq!(python_version_of("airbyte/python-connector-base:1.1.0"), None);
         assert_eq!(python_version_of("python"), None);
         assert_eq!(python_version_of("localhost:5000/python"), None);
+        assert_eq!(python_version_of("python:0.109.0-3.7").as_deref(), Some("3.7"));
+        assert_eq!(python_version_of("tiangolo/uvicorn-gunicorn:python3.11-slim").as_deref(), Some("3.11"));
+        assert_eq!(python_version_of("python:3.13-rc-alpine").as_deref(), Some("3.13"));
+        assert_eq!(python_version_of("node:20-bookworm"), None);
+    }
+
+    #[test]
+    fn python_version_from_env() {
+        let t = traits("FROM buildpack-deps:bookworm\nENV PYTHON_VERSION=3.12.7\nRUN x\n");
+        assert_eq!(t.python_version.as_deref(), Some("3.12.7"));
     }
 }

@@ -39,6 +39,8 @@ pub struct Fingerprint {
     pub lines: Vec<String>,
     pub traits: Option<VariantTraits>,
     pub error: Option<ParseError>,
+    /// Lines BuildKit would not build as written (an unresolved `FROM`), with the reason.
+    pub warnings: Vec<(usize, String)>,
 }
 
 /// Reads, parses and hashes one Dockerfile. Never fails: problems land in `error`, and the
@@ -53,7 +55,14 @@ pub fn fingerprint(
     let text = match super::parse::read_text(path, display) {
         Ok(text) => text,
         Err(error) => {
-            return Fingerprint { hash: None, canonical: None, lines: Vec::new(), traits: None, error: Some(error) };
+            return Fingerprint {
+                hash: None,
+                canonical: None,
+                lines: Vec::new(),
+                traits: None,
+                error: Some(error),
+                warnings: Vec::new(),
+            };
         }
     };
     fingerprint_text(&text, display, names, normalizer, options)
@@ -67,14 +76,24 @@ pub fn fingerprint_text(
     options: &SemanticOptions,
 ) -> Fingerprint {
     let parsed = parse_dockerfile(text, display);
-    let (lines, traits, error) = match parsed {
-        Ok(df) => (semantic::canonical_lines(&df, names, options), Some(read_traits(&df)), None),
-        Err(e) => (Vec::new(), None, Some(e)),
+    let (lines, traits, error, warnings) = match parsed {
+        Ok(df) => {
+            let warnings = df
+                .stages
+                .iter()
+                .filter_map(|s| {
+                    let line = df.instructions.get(s.from_instruction).map_or(0, |i| i.line);
+                    s.unresolved.clone().map(|m| (line, m))
+                })
+                .collect();
+            (semantic::canonical_lines(&df, names, options), Some(read_traits(&df)), None, warnings)
+        }
+        Err(e) => (Vec::new(), None, Some(e), Vec::new()),
     };
     let canonical = match normalizer {
         Normalizer::Notebook => Some(notebook::canonical(text, names)),
         Normalizer::Semantic if error.is_none() => Some(lines.join("\n")),
         Normalizer::Semantic => None,
     };
-    Fingerprint { hash: canonical.as_deref().map(VariantHash::of), canonical, lines, traits, error }
+    Fingerprint { hash: canonical.as_deref().map(VariantHash::of), canonical, lines, traits, error, warnings }
 }

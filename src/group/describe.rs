@@ -106,6 +106,7 @@ mod tests {
             example: Example { connector: "c".into(), dockerfile: None, image: None },
             traits,
             family: family.into(),
+            template: String::new(),
             nearest: None,
             canonical: String::new(),
             lines: vec![],

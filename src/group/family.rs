@@ -49,14 +49,30 @@ pub fn assign_families(variants: &mut [Variant]) {
     }
 }
 
+/// Sets each variant's nearest other variant: one of the same template when there is one
+/// (fewest differing codenames, then fewest other differing values, so that the next version
+/// on the same OS comes before the same version on another OS), else the closest by
+/// instruction-level edit distance.
 pub fn assign_nearest(variants: &mut [Variant]) {
     let candidates = variants.len().min(NEAREST_CANDIDATES);
+    let cuts: Vec<super::template::Cut> = variants.iter().map(|v| super::template::cut(&v.lines)).collect();
     let nearest: Vec<Option<Nearest>> = (0..variants.len())
         .into_par_iter()
         .map(|i| {
             let me = &variants[i];
             if me.lines.is_empty() {
                 return None;
+            }
+            let sibling = (0..variants.len())
+                .filter(|&j| j != i && !me.template.is_empty() && variants[j].template == me.template)
+                .min_by_key(|&j| (super::template::slot_differences(&cuts[i], &cuts[j]), j));
+            if let Some(j) = sibling {
+                let distance = edit_distance(&me.lines, &variants[j].lines);
+                let diff = diff_lines(&me.lines, &variants[j].lines)
+                    .into_iter()
+                    .filter(|l| !matches!(l, DiffLine::Same(_)))
+                    .collect();
+                return Some(Nearest { id: variants[j].id.clone(), distance, diff });
             }
             let mut best: Option<(usize, usize)> = None;
             for (j, other) in variants[..candidates].iter().enumerate() {

@@ -1,9 +1,12 @@
-//! Fingerprinted connectors in, `Vec<Variant>` out: connectors grouped by variant hash in a
-//! polars frame, sorted by size, each with its traits, family and nearest other variant.
+//! Fingerprinted connectors in, `Vec<Variant>` and `Vec<Template>` out: connectors grouped by
+//! variant hash in a polars frame, sorted by size, each with its traits, family, template and
+//! nearest other variant; variants that differ only in values grouped into templates.
 
 pub mod describe;
 pub mod family;
 pub mod frame;
+pub mod template;
+pub mod word_diff;
 
 use polars::prelude::*;
 use serde::Serialize;
@@ -12,6 +15,7 @@ use crate::discover::Connector;
 use crate::dockerfile::{Fingerprint, VariantTraits};
 
 pub use family::{DiffLine, Nearest};
+pub use template::{Parameter, Template};
 
 /// A connector with what its Dockerfile hashed to.
 #[derive(Debug, Clone)]
@@ -42,6 +46,8 @@ pub struct Variant {
     /// ID of the family's largest variant: variants whose instructions are the same
     /// multiset in another order share a family.
     pub family: String,
+    /// ID of the template: variants equal once values are parameters share one.
+    pub template: String,
     pub nearest: Option<Nearest>,
     /// The canonical text that was hashed.
     #[serde(skip)]
@@ -65,16 +71,16 @@ pub enum GroupError {
     Frame(#[from] PolarsError),
 }
 
-/// Groups connectors by variant hash. Connectors without a hash are left out (their
-/// problems are reported elsewhere).
-pub fn group(scanned: &[ScannedConnector]) -> Result<Vec<Variant>, GroupError> {
+/// Groups connectors by variant hash, and variants into templates. Connectors without a hash
+/// are left out (their problems are reported elsewhere).
+pub fn group(scanned: &[ScannedConnector]) -> Result<(Vec<Variant>, Vec<Template>), GroupError> {
     let hashed: Vec<(usize, &str)> = scanned
         .iter()
         .enumerate()
         .filter_map(|(i, s)| s.fingerprint.as_ref().and_then(|f| f.hash.as_ref()).map(|h| (i, h.0.as_str())))
         .collect();
     if hashed.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let rows: Vec<u32> = hashed.iter().map(|(i, _)| *i as u32).collect();
     let hashes: Vec<&str> = hashed.iter().map(|(_, h)| *h).collect();
@@ -108,6 +114,7 @@ pub fn group(scanned: &[ScannedConnector]) -> Result<Vec<Variant>, GroupError> {
                 .find_map(|m| m.fingerprint.as_ref().and_then(|f| f.traits.clone()))
                 .unwrap_or_default(),
             family: String::new(),
+            template: String::new(),
             nearest: None,
             canonical: fp.canonical.clone().unwrap_or_default(),
             lines: members
@@ -118,8 +125,14 @@ pub fn group(scanned: &[ScannedConnector]) -> Result<Vec<Variant>, GroupError> {
     }
     variants.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)).then_with(|| a.hash.cmp(&b.hash)));
     family::assign_families(&mut variants);
+    let templates = template::assign_templates(&mut variants);
     family::assign_nearest(&mut variants);
-    Ok(variants)
+    Ok((variants, templates))
+}
+
+/// Finds a template by ID.
+pub fn find_template<'a>(templates: &'a [Template], key: &str) -> Option<&'a Template> {
+    templates.iter().find(|t| t.id == key)
 }
 
 /// Finds a variant by ID (or unique ID prefix), full hash, or connector name.
@@ -154,8 +167,12 @@ pub struct Scan {
     /// Selected connectors, sorted by name.
     pub connectors: Vec<ScannedConnector>,
     pub variants: Vec<Variant>,
+    /// Largest first.
+    pub templates: Vec<Template>,
     /// Sorted by path, line.
     pub problems: Vec<Problem>,
+    /// What discovery left out, by reason.
+    pub skipped: crate::discover::Skipped,
 }
 
 impl Scan {

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::dockerfile::{Args, Dockerfile, Instruction, ParseError};
-use crate::group::{Problem, Scan, ScannedConnector, Variant};
+use crate::group::{Problem, Scan, ScannedConnector, Template, Variant};
 
 use super::SCHEMA_VERSION;
 
@@ -32,8 +32,28 @@ pub fn variant(v: &Variant) -> Value {
         "example": v.example,
         "traits": v.traits,
         "family": v.family,
+        "template": v.template,
         "nearest": v.nearest,
     })
+}
+
+pub fn template(t: &Template) -> Value {
+    json!({
+        "id": t.id,
+        "count": t.count,
+        "variants": t.variants,
+        "connectors": t.connectors,
+        "parameters": t.parameters,
+    })
+}
+
+/// `variants show TEMPLATE`: the template, its text with `${P1}`… and its parameters.
+pub fn template_detail(t: &Template) -> Value {
+    let mut value = template(t);
+    if let Value::Object(map) = &mut value {
+        map.insert("text".into(), Value::String(t.text.clone()));
+    }
+    json!({ "schema_version": SCHEMA_VERSION, "template": value })
 }
 
 pub fn variants(scan: &Scan) -> Value {
@@ -45,6 +65,8 @@ pub fn variants(scan: &Scan) -> Value {
         "connectors_selected": scan.connectors.len(),
         "connectors_without_dockerfile": scan.without_dockerfile(),
         "variants": scan.variants.iter().map(variant).collect::<Vec<_>>(),
+        "templates": scan.templates.iter().map(template).collect::<Vec<_>>(),
+        "skipped": scan.skipped,
         "errors": problems(&scan.problems),
     })
 }
@@ -93,9 +115,12 @@ pub fn instruction(ins: &Instruction) -> Value {
         "line": ins.line,
         "end_line": ins.end_line,
         "keyword": ins.keyword,
+        "sub_keyword": ins.sub_keyword,
         "flags": ins.flags,
         "form": form,
         "args": args,
+        "json": ins.json,
+        "values": ins.values,
         "heredocs": ins.heredocs,
     })
 }

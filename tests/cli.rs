@@ -125,7 +125,7 @@ fn parse_table_output() {
     insta::assert_snapshot!(transcript(&[
         "parse",
         "fixtures/dockerfiles/multi-stage.Dockerfile",
-        "fixtures/dockerfiles/error-two-heredocs.Dockerfile"
+        "fixtures/dockerfiles/error-no-from.Dockerfile"
     ]));
 }
 
@@ -217,4 +217,152 @@ fn color_always_paints_and_never_does_not() {
     assert!(out.contains("\x1b[1m"));
     let (_, out, err) = dockvar(&["--color", "never", "variants", ROOT]);
     assert!(!out.contains('\x1b') && !err.contains('\x1b'));
+}
+
+const DEVCONTAINERS: &str = "fixtures/generic/devcontainers";
+const MATRIX: &str = "fixtures/generic/official-matrix";
+
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let (code, out, err) = dockvar(args);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn generic_devcontainers() {
+    // Dot-directories, lowercase recipes, a Containerfile, ARG chains into FROM, an ARG
+    // without a default and a substitution BuildKit rejects.
+    insta::assert_snapshot!("devcontainers_variants", transcript(&["variants", DEVCONTAINERS]));
+    let doc = json_of(&["variants", DEVCONTAINERS, "--format", "json", "-q"]);
+    let bases: Vec<(&str, &str)> = doc["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|v| {
+            let base = v["traits"]["final_base"].as_str().unwrap_or("");
+            v["connectors"].as_array().unwrap().iter().map(move |c| (c.as_str().unwrap(), base))
+        })
+        .collect();
+    assert_eq!(bases.len(), 12, "{bases:?}");
+    for dir in [".devcontainer/", ".github/", ".docker/", "recipes/", "Containerfile"] {
+        assert!(bases.iter().any(|(n, _)| n.contains(dir)), "nothing found under {dir}: {bases:?}");
+    }
+    // BuildKit expands ARG defaults inside other ARG defaults.
+    assert!(
+        bases.contains(&("containers/jupyter/.devcontainer/Dockerfile", "quay.io/jupyter/docker-stacks-foundation")),
+        "{bases:?}"
+    );
+    insta::assert_snapshot!(
+        "devcontainers_show_python",
+        transcript(&["variants", "show", "containers/python-3/.devcontainer/Dockerfile", DEVCONTAINERS, "-q"])
+    );
+}
+
+#[test]
+fn generic_matrix_templates() {
+    let doc = json_of(&["variants", MATRIX, "--format", "json", "-q"]);
+    assert_eq!(doc["variants"].as_array().unwrap().len(), 36);
+    let templates = doc["templates"].as_array().unwrap();
+    // One template per OS flavour: full Debian, slim Debian, Alpine, Windows.
+    let mut shape: Vec<(u64, usize, Vec<String>)> = templates
+        .iter()
+        .map(|t| {
+            let params = t["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| format!("{} {}", p["instruction"].as_str().unwrap(), p["key"].as_str().unwrap()))
+                .collect();
+            (t["count"].as_u64().unwrap(), t["variants"].as_array().unwrap().len(), params)
+        })
+        .collect();
+    shape.sort();
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let debian = strings(&["FROM codename", "ENV GPG_KEY", "ENV PYTHON_VERSION", "ENV PYTHON_SHA256"]);
+    assert_eq!(
+        shape,
+        vec![
+            (6, 6, strings(&["ENV GPG_KEY", "ENV PYTHON_VERSION", "ENV PYTHON_SHA256"])),
+            (6, 6, strings(&["FROM tag", "ENV PYTHON_VERSION", "ENV PYTHON_SHA256"])),
+            (12, 12, debian.clone()),
+            (12, 12, debian),
+        ]
+    );
+    // Every variant names its template, and the PYTHON trait comes from ENV PYTHON_VERSION.
+    for v in doc["variants"].as_array().unwrap() {
+        let t = v["template"].as_str().unwrap();
+        assert!(templates.iter().any(|x| x["id"] == t && x["variants"].as_array().unwrap().contains(&v["id"])));
+    }
+    let (_, table, _) = dockvar(&["variants", MATRIX, "-q"]);
+    assert!(table.contains("3.14.0a1") && table.contains("3.9.20"), "{table}");
+
+    insta::assert_snapshot!("matrix_variants", transcript(&["variants", MATRIX]));
+    let slim = templates.iter().find(|t| t["parameters"].as_array().unwrap().len() == 4).unwrap();
+    let id = slim["id"].as_str().unwrap();
+    insta::assert_snapshot!("matrix_show_template", transcript(&["variants", "show", id, MATRIX, "-q"]).replace(id, "TEMPLATE"));
+    // Same template: only values differ. Other flavour: long RUN lines as word diffs.
+    insta::assert_snapshot!(
+        "matrix_diff_same_template",
+        transcript(&["variants", "diff", "3.11/bookworm/Dockerfile", "3.12/bookworm/Dockerfile", MATRIX, "-q"])
+    );
+    insta::assert_snapshot!(
+        "matrix_diff_word_diff",
+        transcript(&["variants", "diff", "3.11/bookworm/Dockerfile", "3.11/slim-bookworm/Dockerfile", MATRIX, "-q"])
+    );
+}
+
+/// Copies a fixture tree into `dst` (files and directories only).
+fn copy_tree(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let to = dst.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+}
+
+#[test]
+fn generic_gitignore_include_exclude() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("repo");
+    copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join(DEVCONTAINERS), &root);
+    std::fs::create_dir_all(root.join("build")).unwrap();
+    std::fs::write(root.join("build/Dockerfile"), "FROM scratch\n").unwrap();
+    std::fs::write(root.join("mine.local.Dockerfile"), "FROM scratch\n").unwrap();
+    let root_s = root.to_str().unwrap();
+    let names = |args: &[&str]| -> Vec<String> {
+        let doc = json_of(args);
+        let mut names: Vec<String> = doc["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|v| v["connectors"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()))
+            .collect();
+        names.sort();
+        names
+    };
+    // Not a git work tree: .gitignore is not read, so both extra files are scanned.
+    let all = names(&["variants", root_s, "--format", "json", "-q"]);
+    assert_eq!(all.len(), 14, "{all:?}");
+    let git = Command::new("git").args(["init", "-q"]).current_dir(&root).status();
+    let Ok(status) = git else {
+        dockvar::testing::skip("git is not installed");
+        return;
+    };
+    assert!(status.success());
+    let (code, out, err) = dockvar(&["variants", root_s]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("build/Dockerfile") && !out.contains("mine.local"), "{out}");
+    assert!(out.contains("ignored by .gitignore"), "{out}{err}");
+    assert_eq!(names(&["variants", root_s, "--format", "json", "-q"]).len(), 12);
+    assert_eq!(names(&["variants", root_s, "--no-ignore", "--format", "json", "-q"]).len(), 14);
+    let recipes = names(&["variants", root_s, "--include", "recipes/*", "--format", "json", "-q"]);
+    assert!(!recipes.is_empty() && recipes.iter().all(|n| n.starts_with("recipes/")), "{recipes:?}");
+    let no_dot = names(&["variants", root_s, "--exclude", "**/.devcontainer", "--format", "json", "-q"]);
+    assert!(no_dot.iter().all(|n| !n.contains(".devcontainer")), "{no_dot:?}");
+    assert!(no_dot.len() < 12 && !no_dot.is_empty());
 }

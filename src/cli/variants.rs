@@ -199,7 +199,7 @@ fn template_text(t: &Template, scan: &Scan, printer: &Printer) -> String {
     let mut out = String::new();
     out.push_str(&printer.paint(Style::Bold, &format!("template {}", t.id)));
     let noun = if scan.layout == Layout::Airbyte { "connectors" } else { "Dockerfiles" };
-    out.push_str(&format!(" ({} variants, {} {noun})\n", t.variants.len(), t.count));
+    out.push_str(&format!(" ({} variants, {})\n", t.variants.len(), count_of(t.count, scan.layout)));
     out.push_str("\ntemplate Dockerfile:\n");
     for line in t.text.lines() {
         out.push_str("    ");
@@ -280,7 +280,7 @@ fn show_text(v: &Variant, layout: Layout, printer: &Printer) -> String {
     let noun = if airbyte { "connectors" } else { "Dockerfiles" };
     let mut out = String::new();
     out.push_str(&printer.paint(Style::Bold, &format!("variant {}", v.id)));
-    out.push_str(&format!(" ({} {noun}, family {}, template {})\n", v.count, v.family, v.template));
+    out.push_str(&format!(" ({}, family {}, template {})\n", count_of(v.count, layout), v.family, v.template));
     out.push_str(&format!("hash     {}\n", v.hash));
     out.push_str(&format!(
         "example  {}  {}  {}\n",
@@ -338,17 +338,22 @@ fn lines_of(v: &Variant) -> Vec<String> {
     if v.lines.is_empty() { v.canonical.lines().map(str::to_string).collect() } else { v.lines.clone() }
 }
 
+/// `1 connector`, `3 Dockerfiles`: a count with the layout's noun.
+fn count_of(n: usize, layout: Layout) -> String {
+    let noun = if layout == Layout::Airbyte { "connector" } else { "Dockerfile" };
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 fn diff_text(a: &Variant, b: &Variant, layout: Layout, printer: &Printer) -> String {
-    let noun = if layout == Layout::Airbyte { "connectors" } else { "Dockerfiles" };
     let (la, lb) = (lines_of(a), lines_of(b));
     let diff = group::family::diff_lines(&la, &lb);
     let mut out = String::new();
     out.push_str(
-        &printer.paint(Style::Red, &format!("--- {} ({} {noun}, e.g. {})", a.id, a.count, a.example.connector)),
+        &printer.paint(Style::Red, &format!("--- {} ({}, e.g. {})", a.id, count_of(a.count, layout), a.example.connector)),
     );
     out.push('\n');
     out.push_str(
-        &printer.paint(Style::Green, &format!("+++ {} ({} {noun}, e.g. {})", b.id, b.count, b.example.connector)),
+        &printer.paint(Style::Green, &format!("+++ {} ({}, e.g. {})", b.id, count_of(b.count, layout), b.example.connector)),
     );
     out.push('\n');
     out.push_str(&render_diff(&diff, printer));

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod compare;
 pub mod discover;
 pub mod dockerfile;
+pub mod files;
 pub mod group;
 pub mod inspect;
 pub mod metadata;

@@ -299,7 +299,10 @@ fn generic_matrix_templates() {
     insta::assert_snapshot!("matrix_variants", transcript(&["variants", MATRIX]));
     let slim = templates.iter().find(|t| t["parameters"].as_array().unwrap().len() == 4).unwrap();
     let id = slim["id"].as_str().unwrap();
-    insta::assert_snapshot!("matrix_show_template", transcript(&["variants", "show", id, MATRIX, "-q"]).replace(id, "TEMPLATE"));
+    insta::assert_snapshot!(
+        "matrix_show_template",
+        transcript(&["variants", "show", id, MATRIX, "-q"]).replace(id, "TEMPLATE")
+    );
     // Same template: only values differ. Other flavour: long RUN lines as word diffs.
     insta::assert_snapshot!(
         "matrix_diff_same_template",

@@ -309,6 +309,9 @@ fn key_line(text: &str, key: &str) -> usize {
 
 /// The seed's definition of a successful migration, on every migrated or half-migrated
 /// connector. `against` adds the version bump and changelog checks.
+/// Largest documentation page or metadata.yaml read for a check.
+const MAX_TEXT_BYTES: u64 = 16 * 1024 * 1024;
+
 pub fn check(
     root: &Path,
     selected: &[Connector],
@@ -317,12 +320,19 @@ pub fn check(
     against: Option<&Revision>,
 ) -> Result<Vec<Finding>, GitError> {
     let mut findings = Vec::new();
+    let real_root = crate::files::real_root(root);
+    // A documentation page or metadata.yaml, read inside the repository and bounded.
+    let read = |rel: &str| {
+        crate::files::read_file(&root.join(rel), Some(&real_root), MAX_TEXT_BYTES)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+    };
     for (c, row) in selected.iter().zip(rows) {
         if row.status == Status::NotMigrated {
             continue;
         }
         let metadata_path = c.metadata_path.clone().unwrap_or_default();
-        let metadata_text = std::fs::read_to_string(root.join(&metadata_path)).unwrap_or_default();
+        let metadata_text = read(&metadata_path).unwrap_or_default();
         let at = |path: &str, line: usize| Some(Location { path: path.to_string(), line });
         let finding = |check_id: &'static str, severity, location, message: String, fix: String| Finding {
             check_id,
@@ -415,7 +425,7 @@ pub fn check(
                 "set documentationUrl and add a changelog row for the new version".into(),
             )),
             Some(docs) => {
-                let now = std::fs::read_to_string(root.join(&docs)).ok();
+                let now = read(&docs);
                 let before = rev.read(&docs)?;
                 let added = now.as_deref().is_some_and(|t| has_changelog_row(t, &new_tag))
                     && !before.as_deref().is_some_and(|t| has_changelog_row(t, &new_tag));

@@ -22,10 +22,11 @@ pub fn run(args: &CheckArgs, printer: &Printer) -> anyhow::Result<i32> {
     let mut selected = select(&args.scan, true, printer)?;
     let mut findings: Vec<Finding> = Vec::new();
     let mut images_unchecked = 0;
+    let real_root = crate::files::real_root(&args.scan.root);
     if !args.images_only {
         for c in &selected.selected {
             match &c.dockerfile {
-                Some(path) => match read_dockerfile(&args.scan.root.join(path), path) {
+                Some(path) => match read_dockerfile(&args.scan.root.join(path), Some(&real_root), path) {
                     Ok((_, df)) => findings.extend(contract::check_dockerfile(c, path, &df, options)),
                     Err(e) => selected.problems.push(Problem {
                         connector: Some(c.name.clone()),

@@ -15,13 +15,14 @@ pub fn run(args: &ParseArgs, printer: &Printer) -> anyhow::Result<i32> {
     let mut text = String::new();
     for path in &args.paths {
         let display = path.display().to_string();
-        let result: Result<(Dockerfile, String), ParseError> = read_dockerfile(path, &display).map(|(raw, df)| {
-            let canonical = match args.normalizer {
-                Normalizer::Semantic => semantic::canonical(&df, &names, &options),
-                Normalizer::Notebook => notebook::canonical(&raw, &names),
-            };
-            (df, canonical)
-        });
+        let result: Result<(Dockerfile, String), ParseError> =
+            read_dockerfile(path, None, &display).map(|(raw, df)| {
+                let canonical = match args.normalizer {
+                    Normalizer::Semantic => semantic::canonical(&df, &names, &options),
+                    Normalizer::Notebook => notebook::canonical(&raw, &names),
+                };
+                (df, canonical)
+            });
         match &result {
             Err(e) => {
                 failed = true;

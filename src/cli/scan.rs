@@ -103,6 +103,7 @@ pub fn run_scan(args: &ScanArgs, printer: &Printer) -> anyhow::Result<Scan> {
     let Selected { selected, layout, mut problems, skipped, .. } = select(args, false, printer)?;
     let options = SemanticOptions::with_extra_labels(&args.ignore_labels);
     let root = &args.root;
+    let real_root = crate::files::real_root(root);
     let normalizer = args.normalizer;
     let scanned: Vec<ScannedConnector> = selected
         .into_par_iter()
@@ -112,7 +113,7 @@ pub fn run_scan(args: &ScanArgs, printer: &Printer) -> anyhow::Result<Scan> {
                     Layout::Airbyte => NameContext::technical(&connector.name),
                     Layout::Generic => NameContext::default(),
                 };
-                fingerprint(&root.join(rel), rel, &names, normalizer, &options)
+                fingerprint(&root.join(rel), &real_root, rel, &names, normalizer, &options)
             });
             ScannedConnector { connector, fingerprint }
         })

@@ -349,11 +349,15 @@ fn diff_text(a: &Variant, b: &Variant, layout: Layout, printer: &Printer) -> Str
     let diff = group::family::diff_lines(&la, &lb);
     let mut out = String::new();
     out.push_str(
-        &printer.paint(Style::Red, &format!("--- {} ({}, e.g. {})", a.id, count_of(a.count, layout), a.example.connector)),
+        &printer
+            .paint(Style::Red, &format!("--- {} ({}, e.g. {})", a.id, count_of(a.count, layout), a.example.connector)),
     );
     out.push('\n');
     out.push_str(
-        &printer.paint(Style::Green, &format!("+++ {} ({}, e.g. {})", b.id, count_of(b.count, layout), b.example.connector)),
+        &printer.paint(
+            Style::Green,
+            &format!("+++ {} ({}, e.g. {})", b.id, count_of(b.count, layout), b.example.connector),
+        ),
     );
     out.push('\n');
     out.push_str(&render_diff(&diff, printer));

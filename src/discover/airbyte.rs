@@ -58,7 +58,7 @@ fn read_connector(root: &Path, dir: &Path, metadata_path: &Path) -> (Connector, 
     let has_dockerfile = entries.has_file("Dockerfile");
     let dockerfile = has_dockerfile.then(|| relative(root, &dockerfile_path));
     let metadata_rel = relative(root, metadata_path);
-    let (data, error) = match read_metadata(metadata_path) {
+    let (data, error) = match read_metadata(metadata_path, root) {
         Ok(data) => (Some(data), None),
         Err((line, message)) => {
             (None, Some(DiscoverError::Metadata { connector: name.clone(), path: metadata_rel.clone(), line, message }))
@@ -86,7 +86,7 @@ fn read_connector(root: &Path, dir: &Path, metadata_path: &Path) -> (Connector, 
     let base_image =
         data.as_ref().and_then(|d| d.get("connectorBuildOptions")).and_then(|o| o.get("baseImage")).and_then(scalar);
     let connector = Connector {
-        language: detect_language(dir, &entries, &name, has_dockerfile.then_some(&dockerfile_path)),
+        language: detect_language(root, dir, &entries, &name, has_dockerfile.then_some(&dockerfile_path)),
         path: relative(root, dir),
         layout: Layout::Airbyte,
         connector_type,
@@ -104,12 +104,8 @@ fn read_connector(root: &Path, dir: &Path, metadata_path: &Path) -> (Connector, 
 }
 
 /// The `data:` value as PyYAML loads it, or the line and reason it could not be read.
-fn read_metadata(path: &Path) -> Result<Value, (usize, String)> {
-    let meta = std::fs::metadata(path).map_err(|e| (0, format!("cannot read: {e}")))?;
-    if meta.len() > MAX_METADATA_BYTES {
-        return Err((0, format!("file is {} bytes, over the {MAX_METADATA_BYTES}-byte limit", meta.len())));
-    }
-    let bytes = std::fs::read(path).map_err(|e| (0, format!("cannot read: {e}")))?;
+fn read_metadata(path: &Path, root: &Path) -> Result<Value, (usize, String)> {
+    let bytes = crate::files::read_file(path, Some(root), MAX_METADATA_BYTES).map_err(|e| (0, e.to_string()))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
         (line, "not valid UTF-8".to_string())
@@ -155,7 +151,13 @@ impl Entries {
 
 /// The order Airbyte's `connector_ops` uses: a manifest inside the Python package means
 /// low-code even though setup.py exists too.
-fn detect_language(dir: &Path, entries: &Entries, name: &str, dockerfile: Option<&std::path::PathBuf>) -> Language {
+fn detect_language(
+    root: &Path,
+    dir: &Path,
+    entries: &Entries,
+    name: &str,
+    dockerfile: Option<&std::path::PathBuf>,
+) -> Language {
     let snake = name.replace('-', "_");
     if entries.has_dir(&snake) && dir.join(&snake).join("manifest.yaml").is_file() {
         return Language::LowCode;
@@ -163,13 +165,16 @@ fn detect_language(dir: &Path, entries: &Entries, name: &str, dockerfile: Option
     if entries.has_file("setup.py") || entries.has_file("pyproject.toml") {
         return Language::Python;
     }
-    let java_base = dockerfile.and_then(|p| std::fs::read_to_string(p).ok()).is_some_and(|text| {
-        text.lines().any(|l| {
-            let mut words = l.split_whitespace();
-            words.next().is_some_and(|w| w.eq_ignore_ascii_case("FROM"))
-                && words.any(|w| w.starts_with("airbyte/integration-base-java"))
-        })
-    });
+    let java_base = dockerfile
+        .and_then(|p| crate::files::read_file(p, Some(root), crate::dockerfile::MAX_DOCKERFILE_BYTES).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .is_some_and(|text| {
+            text.lines().any(|l| {
+                let mut words = l.split_whitespace();
+                words.next().is_some_and(|w| w.eq_ignore_ascii_case("FROM"))
+                    && words.any(|w| w.starts_with("airbyte/integration-base-java"))
+            })
+        });
     let jvm_sources =
         entries.has_dir("src") && (dir.join("src/main/java").is_dir() || dir.join("src/main/kotlin").is_dir());
     if java_base || jvm_sources {
@@ -198,11 +203,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metadata.yaml");
         std::fs::write(&path, "data:\n  name: x\n  bad: [unclosed\n").unwrap();
-        let (line, message) = read_metadata(&path).unwrap_err();
+        let (line, message) = read_metadata(&path, dir.path()).unwrap_err();
         assert!(line >= 3, "{line} {message}");
         std::fs::write(&path, "other: 1\n").unwrap();
-        assert_eq!(read_metadata(&path).unwrap_err().0, 1);
+        assert_eq!(read_metadata(&path, dir.path()).unwrap_err().0, 1);
         std::fs::write(&path, "data:\n  dockerRepository: airbyte/source-x\n").unwrap();
-        assert!(read_metadata(&path).is_ok());
+        assert!(read_metadata(&path, dir.path()).is_ok());
     }
 }

@@ -13,7 +13,7 @@ pub mod variant;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub use parse::{ParseError, parse_dockerfile, read_dockerfile};
+pub use parse::{MAX_DOCKERFILE_BYTES, ParseError, parse_dockerfile, read_dockerfile};
 pub use traits::{VariantTraits, read_traits};
 pub use variant::{Fingerprint, Normalizer, fingerprint};
 

@@ -12,7 +12,8 @@ use super::{Args, Dockerfile, Heredoc, Instruction, Stage, lex};
 /// line.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ParseError {
-    #[error("{path}: cannot read: {message}")]
+    /// Not read at all (missing, a FIFO, a link out of the repository, too large).
+    #[error("{path}: {message}")]
     Read { path: String, message: String },
     #[error("{path}:{line}: not valid UTF-8")]
     Utf8 { path: String, line: usize },
@@ -36,7 +37,7 @@ impl ParseError {
     /// The message without the `path:line:` prefix.
     pub fn message(&self) -> String {
         match self {
-            ParseError::Read { message, .. } => format!("cannot read: {message}"),
+            ParseError::Read { message, .. } => message.clone(),
             ParseError::Utf8 { .. } => "not valid UTF-8".to_string(),
             ParseError::Syntax { message, .. } | ParseError::Unsupported { message, .. } => message.clone(),
         }
@@ -46,18 +47,11 @@ impl ParseError {
 /// Largest Dockerfile dockvar reads; real ones are a few KiB, so anything bigger is a mistake.
 pub const MAX_DOCKERFILE_BYTES: u64 = 4 * 1024 * 1024;
 
-/// Reads a file as UTF-8 text, naming the first bad line when it is not.
-pub fn read_text(path: &Path, display: &str) -> Result<String, ParseError> {
-    let read_err = |e: std::io::Error| ParseError::Read { path: display.to_string(), message: e.to_string() };
-    let meta = std::fs::metadata(path).map_err(read_err)?;
-    if meta.len() > MAX_DOCKERFILE_BYTES {
-        return Err(ParseError::Syntax {
-            path: display.to_string(),
-            line: 0,
-            message: format!("file is {} bytes, over the {MAX_DOCKERFILE_BYTES}-byte limit", meta.len()),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(read_err)?;
+/// Reads a file as UTF-8 text, naming the first bad line when it is not. `root`: the
+/// repository the file is in, which a symlink may not leave (`None` for a file the user named).
+pub fn read_text(path: &Path, root: Option<&Path>, display: &str) -> Result<String, ParseError> {
+    let bytes = crate::files::read_file(path, root, MAX_DOCKERFILE_BYTES)
+        .map_err(|e| ParseError::Read { path: display.to_string(), message: e.to_string() })?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
         let line = e.as_bytes()[..valid].iter().filter(|&&b| b == b'\n').count() + 1;
@@ -66,8 +60,8 @@ pub fn read_text(path: &Path, display: &str) -> Result<String, ParseError> {
 }
 
 /// Reads and parses a Dockerfile; returns its text too, for normalizers that hash text.
-pub fn read_dockerfile(path: &Path, display: &str) -> Result<(String, Dockerfile), ParseError> {
-    let text = read_text(path, display)?;
+pub fn read_dockerfile(path: &Path, root: Option<&Path>, display: &str) -> Result<(String, Dockerfile), ParseError> {
+    let text = read_text(path, root, display)?;
     let parsed = parse_dockerfile(&text, display)?;
     Ok((text, parsed))
 }

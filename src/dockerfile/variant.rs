@@ -43,16 +43,17 @@ pub struct Fingerprint {
     pub warnings: Vec<(usize, String)>,
 }
 
-/// Reads, parses and hashes one Dockerfile. Never fails: problems land in `error`, and the
+/// Reads (inside `root`, resolved), parses and hashes one Dockerfile. Never fails: problems land in `error`, and the
 /// notebook normalizer still hashes a file that does not parse, as the notebook did.
 pub fn fingerprint(
     path: &Path,
+    root: &Path,
     display: &str,
     names: &NameContext,
     normalizer: Normalizer,
     options: &SemanticOptions,
 ) -> Fingerprint {
-    let text = match super::parse::read_text(path, display) {
+    let text = match super::parse::read_text(path, Some(root), display) {
         Ok(text) => text,
         Err(error) => {
             return Fingerprint {

@@ -96,7 +96,7 @@ impl TarIndex {
     pub fn open(path: &Path) -> Result<TarIndex, BlobError> {
         let shown = path.display().to_string();
         let io_err = |source: io::Error| BlobError::Io { path: shown.clone(), source };
-        let mut file = File::open(path).map_err(io_err)?;
+        let mut file = crate::files::open_regular(path).map_err(io_err)?;
         let len = file.metadata().map_err(io_err)?.len();
         let mut head = [0u8; 512];
         let got = read_up_to(&mut file, &mut head).map_err(io_err)?;
@@ -458,7 +458,7 @@ impl Blobs {
         match self {
             Blobs::Dir(root) => {
                 let path = Blobs::dir_file(root, name)?;
-                let file = File::open(&path).map_err(|e| Blobs::io_at(&path, name, e))?;
+                let file = crate::files::open_regular(&path).map_err(|e| Blobs::io_at(&path, name, e))?;
                 let meta = file.metadata().map_err(|e| Blobs::io_at(&path, name, e))?;
                 if !meta.is_file() {
                     return Err(BlobError::Missing(name.to_string()));

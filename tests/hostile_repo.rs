@@ -174,3 +174,62 @@ fn named_paths_that_are_fifos_or_devices() {
         assert!(run.err.contains("not a regular file"), "{reference}: {}", run.err);
     }
 }
+
+#[test]
+fn values_from_the_repository_cannot_drive_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let evil = root.join("svc\x1b]0;pwned\x07\u{202e}");
+    std::fs::create_dir_all(&evil).unwrap();
+    std::fs::write(
+        evil.join("Dockerfile"),
+        "FROM alpine:3.20\nENV CLEAR=\"\x1b[2J\x1b[H\" NOTE=\"\u{9b}1m\"\nLABEL x=\"<script>alert(1)</script>\"\n",
+    )
+    .unwrap();
+    let forged = root.join("x\nuser root (uid 0)");
+    std::fs::create_dir_all(&forged).unwrap();
+    std::fs::write(forged.join("Dockerfile"), "FROM alpine:3.20\nRUN true\n").unwrap();
+    let root_s = root.to_str().unwrap();
+    let name = format!("{}/Dockerfile", evil.file_name().unwrap().to_str().unwrap());
+    for args in [
+        vec!["variants", root_s],
+        vec!["variants", root_s, "--format", "csv"],
+        vec!["variants", root_s, "--format", "markdown"],
+        vec!["variants", "show", &name, root_s],
+        vec!["connectors", "list", root_s],
+        vec!["--color", "always", "variants", root_s],
+    ] {
+        let run = run_bounded(&args);
+        for (stream, text) in [("stdout", &run.out), ("stderr", &run.err)] {
+            // Only dockvar's own color codes (ESC [ digits m) may carry an escape character.
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find('\x1b') {
+                let tail = &rest[at + 1..];
+                let sgr = tail.strip_prefix('[').is_some_and(|t| {
+                    let n = t.bytes().take_while(|b| b.is_ascii_digit() || *b == b';').count();
+                    t.as_bytes().get(n) == Some(&b'm')
+                });
+                assert!(sgr && !tail.starts_with("[2J"), "{args:?} {stream}: raw escape sequence in {text:?}");
+                rest = tail;
+            }
+            assert!(
+                !text.contains('\x07') && !text.contains('\u{9b}') && !text.contains('\u{202e}'),
+                "{args:?} {stream}: {text:?}"
+            );
+            assert!(!text.lines().any(|l| l.starts_with("user root")), "{args:?} {stream}: forged line in {text:?}");
+        }
+        if args.contains(&"markdown") {
+            assert!(!run.out.contains("<script>"), "{}", run.out);
+        }
+    }
+    // JSON stays exact.
+    let run = run_bounded(&["variants", root_s, "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&run.out).unwrap();
+    let names: Vec<&str> = doc["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|v| v["connectors"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()))
+        .collect();
+    assert!(names.contains(&name.as_str()), "{names:?}");
+}

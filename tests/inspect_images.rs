@@ -332,7 +332,22 @@ fn cached_facts_answer_the_second_run() {
     assert!(cached_files >= 2, "facts were not cached");
     let (code, second) = inspect(&env, cache.path(), &[], &refs);
     assert_eq!(code, 0);
-    assert_eq!(first, second);
+    for (a, b) in first.iter().zip(&second) {
+        let keys: Vec<&String> = match (a, b) {
+            (Value::Object(a), Value::Object(b)) => a.keys().filter(|k| a.get(*k) != b.get(*k)).collect(),
+            _ => Vec::new(),
+        };
+        let show = |v: &Value| keys.iter().map(|k| format!("{k}={}", v[k.as_str()])).collect::<Vec<_>>().join("; ");
+        assert_eq!(
+            a,
+            b,
+            "{}: the cached answer differs in {keys:?}: first {}, second {}",
+            a["reference"],
+            show(a),
+            show(b)
+        );
+    }
+    assert_eq!(first.len(), second.len());
     assert_eq!(walk_count(cache.path()), cached_files);
 }
 

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use crate::inspect::{self, ImageFacts, InspectOptions, Inspection, Step};
+use crate::report::escape::escape_value;
 use crate::report::{Format, SCHEMA_VERSION, json};
 
 use super::Printer;
@@ -106,7 +107,7 @@ pub fn facts_json(f: &ImageFacts) -> serde_json::Value {
 fn inspection_text(r: &Inspection, printer: &Printer) -> String {
     let mut out = printer.paint(Style::Bold, &r.reference);
     let Some(f) = &r.facts else {
-        out.push_str(&format!("\n  error  {}\n", r.error.as_deref().unwrap_or("unknown")));
+        out.push_str(&format!("\n  error  {}\n", escape_value(r.error.as_deref().unwrap_or("unknown"))));
         return out;
     };
     out.push_str(&format!(" ({})\n", f.source));
@@ -180,17 +181,18 @@ fn inspection_text(r: &Inspection, printer: &Printer) -> String {
         ("layers", f.layers.len().to_string()),
     ];
     rows.push(("env", format!("{} variables", f.env.len())));
+    // Every value below comes from the image: escaped so that none forges a line.
     for (k, v) in rows {
-        out.push_str(&format!("  {k:<16} {v}\n"));
+        out.push_str(&format!("  {k:<16} {}\n", escape_value(&v)));
     }
     for (k, v) in &f.env {
-        out.push_str(&format!("    {k}={v}\n"));
+        out.push_str(&format!("    {}={}\n", escape_value(k), escape_value(v)));
     }
     for w in &f.warnings {
-        out.push_str(&format!("  {} {w}\n", printer.paint(Style::Yellow, "warning")));
+        out.push_str(&format!("  {} {}\n", printer.paint(Style::Yellow, "warning"), escape_value(&w.to_string())));
     }
     if let Some(e) = &r.error {
-        out.push_str(&format!("  {} {e}\n", printer.paint(Style::Red, "error")));
+        out.push_str(&format!("  {} {}\n", printer.paint(Style::Red, "error"), escape_value(e)));
     }
     out
 }

@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Write};
 
 use super::args::ColorChoice;
+use crate::report::escape::{escape_output, escape_value};
 
 /// The one way dockvar talks to people.
 #[derive(Debug, Clone)]
@@ -64,7 +65,7 @@ impl Printer {
     /// Writes data to stdout. A broken pipe comes back as an error for the caller to end on.
     pub fn print(&self, text: &str) -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())?;
+        out.write_all(escape_output(text).as_bytes())?;
         out.flush()
     }
 
@@ -80,29 +81,29 @@ impl Printer {
     /// `warning: …` on stderr, unless `--quiet`.
     pub fn warn(&self, message: &str) {
         if !self.quiet {
-            eprintln!("{}: {message}", paint(self.err_color, Style::Yellow, "warning"));
+            eprintln!("{}: {}", paint(self.err_color, Style::Yellow, "warning"), escape_value(message));
         }
     }
 
     /// `note: …` on stderr, unless `--quiet`.
     pub fn note(&self, message: &str) {
         if !self.quiet {
-            eprintln!("{}: {message}", paint(self.err_color, Style::Dim, "note"));
+            eprintln!("{}: {}", paint(self.err_color, Style::Dim, "note"), escape_value(message));
         }
     }
 
     /// `note: …` on stderr, only with `--verbose`.
     pub fn detail(&self, message: &str) {
         if self.verbose {
-            eprintln!("{}: {message}", paint(self.err_color, Style::Dim, "note"));
+            eprintln!("{}: {}", paint(self.err_color, Style::Dim, "note"), escape_value(message));
         }
     }
 
     /// `error: …` and one `caused by: …` line per cause, on stderr.
     pub fn error(&self, error: &anyhow::Error) {
-        eprintln!("{}: {error}", paint(self.err_color, Style::Red, "error"));
+        eprintln!("{}: {}", paint(self.err_color, Style::Red, "error"), escape_value(&error.to_string()));
         for cause in error.chain().skip(1) {
-            eprintln!("  {}: {cause}", paint(self.err_color, Style::Dim, "caused by"));
+            eprintln!("  {}: {}", paint(self.err_color, Style::Dim, "caused by"), escape_value(&cause.to_string()));
         }
     }
 }

@@ -1,6 +1,9 @@
 //! Results in, the JSON documents dockvar prints out; every document carries
 //! `schema_version` and lists in a deterministic order.
 
+use std::io;
+
+use serde_json::ser::{Formatter, PrettyFormatter};
 use serde_json::{Value, json};
 
 use crate::dockerfile::{Args, Dockerfile, Instruction, ParseError};
@@ -9,9 +12,61 @@ use crate::group::{Problem, Scan, ScannedConnector, Template, Variant};
 use super::SCHEMA_VERSION;
 
 pub fn to_text(value: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".into());
+    use serde::Serialize;
+    let mut buffer = Vec::new();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut buffer, SafeFormatter(PrettyFormatter::new()));
+    if value.serialize(&mut serializer).is_err() {
+        return "{}\n".into();
+    }
+    let mut text = String::from_utf8(buffer).unwrap_or_else(|_| "{}".into());
     text.push('\n');
     text
+}
+
+/// serde_json's pretty printer, with the characters a terminal must not see raw (DEL, C1
+/// controls, bidirectional overrides; C0 controls are escaped by JSON itself) written as
+/// `\uXXXX` escapes: the same JSON values, safe to print.
+struct SafeFormatter<'a>(PrettyFormatter<'a>);
+
+impl Formatter for SafeFormatter<'_> {
+    fn write_string_fragment<W: ?Sized + io::Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if super::escape::is_unsafe(c) {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                write!(writer, "\\u{:04x}", c as u32)?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+    fn begin_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object_value(w)
+    }
 }
 
 pub fn problems(problems: &[Problem]) -> Value {
@@ -222,4 +277,17 @@ pub fn base_images(a: &crate::report::Analysis) -> Vec<Value> {
     out.into_iter()
         .map(|(image, (family, variants, connectors))| json!({"image": image, "family": family, "variants": variants, "connectors": connectors}))
         .collect()
+}
+
+#[cfg(test)]
+mod safe_text_tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_characters_are_json_escapes_and_values_stay_exact() {
+        let value = json!({"v": "a\u{9b}b\u{202e}c\u{1b}d\u{7f}é"});
+        let text = to_text(&value);
+        assert_eq!(text, "{\n  \"v\": \"a\\u009bb\\u202ec\\u001bd\\u007fé\"\n}\n");
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), value);
+    }
 }

@@ -27,9 +27,13 @@ fn row(cells: &[String]) -> String {
     out
 }
 
-/// Pipes would end the cell and newlines the row.
+/// Pipes would end the cell and newlines the row; HTML would run where Markdown is rendered.
 fn escape(cell: &str) -> String {
-    cell.replace('\\', "\\\\").replace('|', "\\|").replace(['\n', '\r'], " ")
+    super::escape::escape_markdown(&cell.replace('\\', "\\\\")).replace('|', "\\|")
+}
+
+fn longest_backtick_run(text: &str) -> usize {
+    text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
 }
 
 /// `report.md`: the notebook's story with this repository's numbers.
@@ -77,13 +81,15 @@ pub fn report(a: &super::Analysis) -> String {
     }
     md.push_str(&render(&t));
     for (n, v) in scan.variants.iter().take(3).enumerate() {
+        // A fence longer than any run of backticks in the text, so the text cannot close it.
+        let fence = "`".repeat(3.max(longest_backtick_run(&v.canonical) + 1));
         md.push_str(&format!(
-            "\n### Variant {} ({}, {} connectors, e.g. {})\n\n```dockerfile\n{}\n```\n",
+            "\n### Variant {} ({}, {} connectors, e.g. {})\n\n{fence}dockerfile\n{}\n{fence}\n",
             n + 1,
             v.id,
             v.count,
-            v.example.connector,
-            v.canonical
+            super::escape::escape_markdown(&v.example.connector),
+            super::escape::escape_output(&v.canonical)
         ));
     }
     if !a.differences.is_empty() {
@@ -160,7 +166,12 @@ pub fn report(a: &super::Analysis) -> String {
     if !scan.problems.is_empty() {
         md.push_str("\n## Problems\n\n");
         for p in &scan.problems {
-            md.push_str(&format!("- `{}:{}`: {}\n", p.path, p.line, p.message));
+            md.push_str(&format!(
+                "- `{}:{}`: {}\n",
+                super::escape::escape_value(&p.path).replace('`', "'"),
+                p.line,
+                super::escape::escape_markdown(&p.message)
+            ));
         }
     }
     md

@@ -2,6 +2,7 @@
 //! Parquet). Nothing here decides what to say, only how to write it.
 
 pub mod csv;
+pub mod escape;
 pub mod html;
 pub mod json;
 pub mod markdown;

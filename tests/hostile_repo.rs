@@ -233,3 +233,36 @@ fn values_from_the_repository_cannot_drive_the_terminal() {
         .collect();
     assert!(names.contains(&name.as_str()), "{names:?}");
 }
+
+#[test]
+fn output_files_never_write_through_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    for name in ["variants.csv", "variants.parquet", "variants.tmp", "variants.parquet.tmp"] {
+        symlink(&victim, out.join(name)).unwrap();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/monorepo");
+    for name in ["variants.csv", "variants.parquet"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_dockvar"))
+            .args(["variants", root.to_str().unwrap(), "-q", "-o", out.join(name).to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{err}");
+        assert!(err.contains("not a regular file"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    }
+    // A regular file is replaced, and nothing else is left in the directory.
+    let fresh = out.join("fresh.csv");
+    let output = Command::new(env!("CARGO_BIN_EXE_dockvar"))
+        .args(["variants", root.to_str().unwrap(), "-q", "-o", fresh.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(std::fs::read_to_string(&fresh).unwrap().starts_with("id,"));
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 5);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+}

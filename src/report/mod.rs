@@ -59,13 +59,39 @@ pub enum ReportError {
     UnknownExtension { path: String },
 }
 
-/// Writes text to a file through a temporary file and a rename, so that a failed run never
-/// leaves a partial file.
+/// Writes text to a file through a temporary file and a rename (`write_file`).
 pub fn write_text(text: &str, path: &std::path::Path) -> Result<(), ReportError> {
+    write_file(path, |file| {
+        use std::io::Write;
+        file.write_all(text.as_bytes())
+            .map_err(|source| ReportError::Write { path: path.display().to_string(), source })
+    })
+}
+
+/// Writes a file of the output directory safely: a failed run never leaves a partial file, and
+/// nothing already in the directory can redirect the write. The content goes to a new file
+/// with a random name created with `O_CREAT | O_EXCL | O_NOFOLLOW` (the `tempfile` crate) beside
+/// `path`, then is renamed over it; a `path` that exists and is not a regular file (a symlink
+/// a repository shipped, a FIFO, a directory) is refused instead of replaced.
+pub fn write_file(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
     let display = path.display().to_string();
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(|source| ReportError::Write { path: display.clone(), source })?;
-    std::fs::rename(&tmp, path).map_err(|source| ReportError::Write { path: display, source })
+    let err = |source: std::io::Error| ReportError::Write { path: display.clone(), source };
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.file_type().is_file() => {
+            return Err(err(std::io::Error::other("exists and is not a regular file (a symlink?); not replaced")));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e)),
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".dockvar-").suffix(".tmp").tempfile_in(dir).map_err(err)?;
+    write(tmp.as_file_mut())?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
 }
 
 /// Everything a report is made of: the scan, one representative image per variant with its
@@ -106,5 +132,34 @@ impl VariantImage {
             (Some(_), Some(i)) => i.error.clone(),
             (Some(r), None) => Some(format!("{r}: not inspected")),
         }
+    }
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+
+    #[test]
+    fn writes_replace_regular_files_and_refuse_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::os::unix::fs::symlink(&victim, out.join("report.md")).unwrap();
+        // The old fixed temporary name, planted as a link: no longer used.
+        std::os::unix::fs::symlink(&victim, out.join("report.tmp")).unwrap();
+        let e = write_text("new", &out.join("report.md")).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        write_text("one", &out.join("report.json")).unwrap();
+        write_text("two", &out.join("report.json")).unwrap();
+        assert_eq!(std::fs::read_to_string(out.join("report.json")).unwrap(), "two");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        // Nothing else is left behind.
+        let mut names: Vec<String> =
+            std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        assert_eq!(names, ["report.json", "report.md", "report.tmp"]);
     }
 }

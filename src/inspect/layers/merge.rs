@@ -204,8 +204,10 @@ impl<'q> State<'q> {
     ) -> Result<u64, LayerError> {
         let fail = |source: io::Error, entry: u64| classify(taps, compression, id, entry, source);
         let mut count = 0u64;
-        for entry in entries {
-            let mut entry = entry.map_err(|e| fail(e, count))?;
+        let mut records = super::records::Records::new(entries.raw(true));
+        for named in records.by_ref() {
+            let named = named.map_err(|e| fail(e, count))?;
+            let (mut entry, path, link) = (named.entry, named.path, named.link);
             count += 1;
             if let Some(len) = len
                 && entry.raw_file_position().saturating_add(entry.size()) > len
@@ -213,7 +215,7 @@ impl<'q> State<'q> {
                 let source = io::Error::new(io::ErrorKind::UnexpectedEof, "entry data runs past the end of the layer");
                 return Err(LayerError::TruncatedTar { layer: id.clone(), entry: count, source });
             }
-            match self.apply(&mut entry, index, id) {
+            match self.apply(&mut entry, &path, link, index, id) {
                 Ok(()) => {}
                 Err(EntryFail::Io(e)) => return Err(fail(e, count)),
                 Err(EntryFail::Header(source)) => {
@@ -231,15 +233,25 @@ impl<'q> State<'q> {
                 }
             }
         }
+        for w in records.warnings.drain(..) {
+            self.warnings.push(format!("{id}: {w}"));
+        }
         Ok(count)
     }
 
-    fn apply<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, layer: usize, id: &LayerId) -> Result<(), EntryFail> {
+    /// `raw` and `link_name`: the entry's name and link target with long-name records applied.
+    fn apply<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        raw: &[u8],
+        link_name: Option<Vec<u8>>,
+        layer: usize,
+        id: &LayerId,
+    ) -> Result<(), EntryFail> {
         self.entries += 1;
         if self.entries > self.opts.max_entries {
             return Err(EntryFail::TooMany);
         }
-        let raw = entry.path_bytes();
         let trailing_slash = raw.ends_with(b"/");
         let path = match normalize_entry_path(&raw) {
             Ok(p) => p,
@@ -274,7 +286,6 @@ impl<'q> State<'q> {
         let uid = lenient(header.uid(), &old.uid)?;
         let gid = lenient(header.gid(), &old.gid)?;
         let et = header.entry_type();
-        let link_name = entry.link_name_bytes().map(|b| b.into_owned());
         let kind = if et.is_symlink() {
             Kind::Symlink(String::from_utf8_lossy(&link_name.unwrap_or_default()).into_owned())
         } else if et.is_hard_link() {

@@ -77,6 +77,7 @@ mod index;
 mod merge;
 mod path;
 mod plan;
+pub mod records;
 pub(crate) mod resolve;
 mod view;
 

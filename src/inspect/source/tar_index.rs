@@ -2,6 +2,7 @@
 //! once, seeking over every member's data, and `Blobs` hands out bounded readers and small
 //! JSON documents from either layout, so the archive sources never extract anything to disk.
 
+use crate::inspect::layers::records::Records;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -120,15 +121,18 @@ impl TarIndex {
         let mut members = BTreeMap::new();
         let mut links = BTreeMap::new();
         let mut archive = tar::Archive::new(MemberReader::new(Arc::clone(&storage), 0, len));
-        for entry in archive.entries_with_seek().map_err(not_tar)? {
-            let entry = entry.map_err(not_tar)?;
+        // Raw entries through `Records`: long-name and PAX records capped, never read whole.
+        let mut records = Records::new(archive.entries_with_seek().map_err(not_tar)?.raw(true));
+        for named in records.by_ref() {
+            let named = named.map_err(not_tar)?;
+            let entry = &named.entry;
             if members.len() + links.len() >= MAX_MEMBERS {
                 return Err(BlobError::Invalid(format!("{shown} has more than {MAX_MEMBERS} members")));
             }
             let kind = entry.header().entry_type();
             if kind.is_symlink() || kind.is_hard_link() {
-                let name = clean_name(&String::from_utf8_lossy(&entry.path_bytes()));
-                let target = entry.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned());
+                let name = clean_name(&String::from_utf8_lossy(&named.path));
+                let target = named.link.as_ref().map(|t| String::from_utf8_lossy(t).into_owned());
                 // Hard links name the target from the archive root, symlinks from their own
                 // directory; absolute or climbing targets would leave the archive and are dropped.
                 let resolved = match (&name, target) {
@@ -150,18 +154,21 @@ impl TarIndex {
             }
             let member = Member { offset: entry.raw_file_position(), size: entry.size() };
             if member.offset.checked_add(member.size).is_none_or(|end| end > len) {
-                let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+                let name = String::from_utf8_lossy(&named.path).into_owned();
                 return Err(BlobError::Invalid(format!(
                     "{shown} is truncated: member `{name}` needs {} bytes from offset {} but the file has {len}",
                     member.size, member.offset
                 )));
             }
             // Names that climb out of the archive can never be asked for, so they are dropped.
-            if let Some(name) = clean_name(&String::from_utf8_lossy(&entry.path_bytes())) {
+            if let Some(name) = clean_name(&String::from_utf8_lossy(&named.path)) {
                 // A later member of the same name replaces the earlier one, as extraction would.
                 links.remove(&name);
                 members.insert(name, member);
             }
+        }
+        if let Some(w) = records.warnings.first() {
+            return Err(BlobError::Invalid(format!("{shown}: {w}")));
         }
         Ok(TarIndex { path: path.to_path_buf(), file: storage, members, links })
     }

@@ -1,0 +1,107 @@
+//! Hostile image layers, built in the test as OCI layouts: a gzip layer whose GNU long-name
+//! record claims 1 GiB (a few MB compressed), run through the real binary under a 512 MiB
+//! address-space limit. The run must end by itself, say which record it skipped, and still
+//! read the image's other facts.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+fn digest(bytes: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(bytes))
+}
+
+fn put(dir: &Path, bytes: &[u8]) -> String {
+    let d = digest(bytes);
+    std::fs::write(dir.join("blobs/sha256").join(d.trim_start_matches("sha256:")), bytes).unwrap();
+    d
+}
+
+/// A layer: a GNU long-name record claiming `claimed` bytes of zeros, the entry it names, then
+/// `/etc/os-release`, gzip-compressed as it is produced (never held uncompressed).
+fn bomb_layer(claimed: u64) -> (Vec<u8>, String) {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let mut plain = Sha256::new();
+    let mut write = |bytes: &[u8]| {
+        plain.update(bytes);
+        gz.write_all(bytes).unwrap();
+    };
+    let mut h = tar::Header::new_gnu();
+    h.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+    h.set_entry_type(tar::EntryType::GNULongName);
+    h.set_size(claimed);
+    h.set_cksum();
+    write(h.as_bytes());
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = claimed.div_ceil(512) * 512;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        write(&zeros[..n]);
+        left -= n as u64;
+    }
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, body) in [("victim", &b"x"[..]), ("etc/os-release", &b"ID=debian\nVERSION_ID=\"12\"\n"[..])] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, body).unwrap();
+    }
+    write(&b.into_inner().unwrap());
+    let diff_id = format!("sha256:{:x}", plain.finalize());
+    (gz.finish().unwrap(), diff_id)
+}
+
+#[test]
+fn a_long_name_bomb_is_skipped_within_the_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("oci");
+    std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
+    std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let (layer, diff_id) = bomb_layer(1 << 30);
+    assert!(layer.len() < 12 << 20, "{} bytes compressed", layer.len());
+    let layer_digest = put(&layout, &layer);
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Env": ["PATH=/usr/bin:/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    }))
+    .unwrap();
+    let config_digest = put(&layout, &config);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": layer.len()}],
+    }))
+    .unwrap();
+    let manifest_digest = put(&layout, &manifest);
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
+                "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": "1"}}],
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+
+    let cache = tempfile::tempdir().unwrap();
+    let output = Command::new("timeout")
+        .args(["--signal=KILL", "120", "prlimit", "--as=536870912"])
+        .arg(env!("CARGO_BIN_EXE_dockvar"))
+        .args(["inspect", &format!("oci:{}:1", layout.display()), "--format", "json", "--no-cache"])
+        .env("DOCKVAR_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{out}{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let image = &doc["images"][0];
+    assert_eq!(image["os"]["id"], "debian", "{out}");
+    let warnings = image["warnings"].to_string();
+    assert!(warnings.contains("GNU long-name record of 1073741824 bytes"), "{warnings}");
+}

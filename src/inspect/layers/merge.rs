@@ -253,10 +253,10 @@ impl<'q> State<'q> {
             return Err(EntryFail::TooMany);
         }
         let trailing_slash = raw.ends_with(b"/");
-        let path = match normalize_entry_path(&raw) {
+        let path = match normalize_entry_path(raw) {
             Ok(p) => p,
             Err(Escapes) => {
-                let shown = String::from_utf8_lossy(&raw).into_owned();
+                let shown = String::from_utf8_lossy(raw).into_owned();
                 self.warnings.push(format!("{id}: entry `{shown}` escapes the image root; skipped"));
                 return Ok(());
             }

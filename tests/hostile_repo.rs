@@ -39,6 +39,17 @@ fn run_bounded(args: &[&str]) -> Run {
     run
 }
 
+/// Every connector (or Dockerfile) of every variant in `variants --format json` output.
+fn members(json: &str) -> Vec<String> {
+    let doc: serde_json::Value = serde_json::from_str(json).unwrap();
+    doc["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|v| v["connectors"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()))
+        .collect()
+}
+
 fn mkfifo(path: &Path) {
     let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo {}", path.display());
@@ -130,14 +141,7 @@ fn generic_repository_with_fifos_devices_and_links_out() {
     let run = run_bounded(&["variants", root_s, "--format", "json"]);
     let all = format!("{}{}", run.out, run.err);
     assert!(!all.contains(&secret_line()), "{all}");
-    let doc: serde_json::Value = serde_json::from_str(&run.out).unwrap();
-    let names: Vec<&str> = doc["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|v| v["connectors"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()))
-        .collect();
-    assert_eq!(names, ["app/Dockerfile"], "{all}");
+    assert_eq!(members(&run.out), ["app/Dockerfile"], "{all}");
     assert!(run.err.contains("links outside the repository, not read"), "{all}");
     let (_, table, err) = {
         let r = run_bounded(&["variants", root_s]);
@@ -224,14 +228,8 @@ fn values_from_the_repository_cannot_drive_the_terminal() {
     }
     // JSON stays exact.
     let run = run_bounded(&["variants", root_s, "--format", "json"]);
-    let doc: serde_json::Value = serde_json::from_str(&run.out).unwrap();
-    let names: Vec<&str> = doc["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|v| v["connectors"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()))
-        .collect();
-    assert!(names.contains(&name.as_str()), "{names:?}");
+    let names = members(&run.out);
+    assert!(names.contains(&name), "{names:?}");
 }
 
 #[test]

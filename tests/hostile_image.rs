@@ -53,22 +53,18 @@ fn bomb_layer(claimed: u64) -> (Vec<u8>, String) {
     (gz.finish().unwrap(), diff_id)
 }
 
-#[test]
-fn a_long_name_bomb_is_skipped_within_the_memory_limit() {
-    let dir = tempfile::tempdir().unwrap();
-    let layout = dir.path().join("oci");
+/// An OCI layout at `layout` with one gzip layer and a config whose diff_id is `diff_id`.
+fn write_layout(layout: &Path, layer: &[u8], diff_id: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
     std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    let (layer, diff_id) = bomb_layer(1 << 30);
-    assert!(layer.len() < 12 << 20, "{} bytes compressed", layer.len());
-    let layer_digest = put(&layout, &layer);
+    let layer_digest = put(layout, layer);
     let config = serde_json::to_vec(&serde_json::json!({
         "architecture": "amd64", "os": "linux",
         "config": {"Env": ["PATH=/usr/bin:/bin"]},
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
     }))
     .unwrap();
-    let config_digest = put(&layout, &config);
+    let config_digest = put(layout, &config);
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -76,7 +72,7 @@ fn a_long_name_bomb_is_skipped_within_the_memory_limit() {
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": layer.len()}],
     }))
     .unwrap();
-    let manifest_digest = put(&layout, &manifest);
+    let manifest_digest = put(layout, &manifest);
     std::fs::write(
         layout.join("index.json"),
         serde_json::to_vec(&serde_json::json!({
@@ -87,6 +83,61 @@ fn a_long_name_bomb_is_skipped_within_the_memory_limit() {
         .unwrap(),
     )
     .unwrap();
+    layout.to_path_buf()
+}
+
+/// A gzip layer holding `/etc/os-release` with `id`, and the digest of its uncompressed tar.
+fn os_layer(id: &str) -> (Vec<u8>, String) {
+    let mut b = tar::Builder::new(Vec::new());
+    let body = format!("ID={id}\n");
+    let mut h = tar::Header::new_gnu();
+    h.set_size(body.len() as u64);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "etc/os-release", body.as_bytes()).unwrap();
+    let plain = b.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&plain).unwrap();
+    (gz.finish().unwrap(), digest(&plain))
+}
+
+fn inspect_json(reference: &str, cache: &Path) -> (i32, serde_json::Value, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_dockvar"))
+        .args(["inspect", reference, "--format", "json"])
+        .env("DOCKVAR_CACHE_DIR", cache)
+        .output()
+        .unwrap();
+    let doc = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    (output.status.code().unwrap_or(-1), doc, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// A copy of a genuine image whose layer was swapped (its manifest rewritten to match, the
+/// genuine config kept): refused, and it cannot poison the facts cached for the genuine image.
+#[test]
+fn a_swapped_layer_is_refused_and_never_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let (genuine_layer, diff_id) = os_layer("debian");
+    let (evil_layer, _) = os_layer("evil");
+    let genuine = write_layout(&dir.path().join("genuine"), &genuine_layer, &diff_id);
+    let forged = write_layout(&dir.path().join("forged"), &evil_layer, &diff_id);
+    let cache = tempfile::tempdir().unwrap();
+    let (code, doc, err) = inspect_json(&format!("oci:{}:1", forged.display()), cache.path());
+    assert_eq!(code, 1, "{doc}{err}");
+    let error = doc["images"][0]["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("the uncompressed tar hashes to") && error.contains(&diff_id), "{doc}");
+    let (code, doc, err) = inspect_json(&format!("oci:{}:1", genuine.display()), cache.path());
+    assert_eq!(code, 0, "{doc}{err}");
+    assert_eq!(doc["images"][0]["os"]["id"], "debian", "{doc}");
+    // And the other way round: a cache filled by the genuine image does not vouch for the copy.
+    let (code, doc, _) = inspect_json(&format!("oci:{}:1", forged.display()), cache.path());
+    assert_eq!(code, 1, "{doc}");
+}
+
+#[test]
+fn a_long_name_bomb_is_skipped_within_the_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layer, diff_id) = bomb_layer(1 << 30);
+    assert!(layer.len() < 12 << 20, "{} bytes compressed", layer.len());
+    let layout = write_layout(&dir.path().join("oci"), &layer, &diff_id);
 
     let cache = tempfile::tempdir().unwrap();
     let output = Command::new("timeout")

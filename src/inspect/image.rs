@@ -188,6 +188,19 @@ pub struct ImageConfig {
     pub history: Vec<HistoryEntry>,
 }
 
+/// The `rootfs.diff_ids` of an image config (empty when the config has none or is not JSON):
+/// the digests of the uncompressed layers, base first.
+pub fn diff_ids(config: &[u8]) -> Vec<String> {
+    serde_json::from_slice::<serde_json::Value>(config)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/rootfs/diff_ids")
+                .and_then(serde_json::Value::as_array)
+                .map(|a| a.iter().filter_map(|d| d.as_str().map(str::to_string)).collect())
+        })
+        .unwrap_or_default()
+}
+
 impl ImageConfig {
     /// Reads the OCI / Docker image config JSON (`application/vnd.oci.image.config.v1+json`
     /// or the Docker v1 config, which share these fields). `layers`, `source`,

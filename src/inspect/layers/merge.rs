@@ -5,12 +5,14 @@
 
 use std::io::{self, Read};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::compression::{self, Failure, OpenError, OpenedAny, Taps};
 use super::index::{PathIndex, Settle, Tag};
 use super::path::{Escapes, PathQuery, display, join, normalize_entry_path, split_parent};
 use super::plan::{Candidates, LinkEffect, Plans, under};
 use super::resolve::Nodes;
+use super::verify::{self, Hashing, Tally};
 use super::view::{MergeStats, MergedView, Miss};
 use super::{Compression, Entry, EntryKind, LayerError, LayerId, LayerInput, MergeOptions, Missing, Node, Origin};
 
@@ -158,23 +160,52 @@ impl<'q> State<'q> {
                 OpenError::Unknown { magic, detail } => LayerError::UnknownCompression { layer, magic, detail },
             }
         };
-        let opened = match input.seekable {
-            Some(reader) => compression::open_seekable(reader, input.compression_hint).map_err(open_fail)?,
-            None => OpenedAny::Stream(compression::open(input.reader, input.compression_hint).map_err(open_fail)?),
+        // Every byte is hashed as it streams: the stored blob against the descriptor's digest
+        // (or, for a plain tar, the diff_id), the uncompressed tar against the diff_id.
+        let expected = input.expected;
+        // A seekable blob may be a plain tar, whose stored bytes the diff_id names too.
+        let raw_expected =
+            expected.blob.as_deref().or(expected.diff_id.as_deref().filter(|_| input.seekable.is_some()));
+        let raw_tally = raw_expected.and_then(Tally::new);
+        let diff_tally = expected.diff_id.as_deref().and_then(Tally::new);
+        let opened = match (input.seekable, &raw_tally) {
+            (Some(reader), Some(t)) => {
+                compression::open_seekable(Box::new(Hashing::new(reader, Arc::clone(t))), input.compression_hint)
+                    .map_err(open_fail)?
+            }
+            (Some(reader), None) => compression::open_seekable(reader, input.compression_hint).map_err(open_fail)?,
+            (None, Some(t)) => OpenedAny::Stream(
+                compression::open(Box::new(Hashing::new(input.reader, Arc::clone(t))), input.compression_hint)
+                    .map_err(open_fail)?,
+            ),
+            (None, None) => {
+                OpenedAny::Stream(compression::open(input.reader, input.compression_hint).map_err(open_fail)?)
+            }
         };
+        let digest_fail = |what: &'static str, detail: String| LayerError::Digest { layer: id.clone(), what, detail };
         match opened {
             OpenedAny::Stream(opened) => {
                 if let Some(note) = &opened.note {
                     self.warnings.push(format!("{id}: {note}"));
                 }
                 let taps = Rc::clone(&opened.taps);
-                let mut archive = tar::Archive::new(opened.reader);
+                let reader: Box<dyn Read> = match &diff_tally {
+                    Some(t) => Box::new(Hashing::new(opened.reader, Arc::clone(t))),
+                    None => opened.reader,
+                };
+                let mut archive = tar::Archive::new(reader);
                 let entries = archive.entries().map_err(|e| classify(&taps, opened.compression, &id, 0, e))?;
                 let count = self.stream_entries(entries, None, &taps, opened.compression, &id, index)?;
                 // `tar` stops at the end-of-archive blocks; reading on makes the decoder check its
                 // trailer (gzip CRC and length, zstd frame end) so a damaged blob is not accepted.
                 let mut rest = archive.into_inner();
                 io::copy(&mut rest, &mut io::sink()).map_err(|e| classify(&taps, opened.compression, &id, count, e))?;
+                if let (Some(t), Some(blob)) = (&raw_tally, &expected.blob) {
+                    verify::lock(t).check(blob).map_err(|d| digest_fail("the blob", d))?;
+                }
+                if let (Some(t), Some(diff_id)) = (&diff_tally, &expected.diff_id) {
+                    verify::lock(t).check(diff_id).map_err(|d| digest_fail("the uncompressed tar", d))?;
+                }
             }
             OpenedAny::Seek(opened) => {
                 if let Some(note) = &opened.note {
@@ -183,8 +214,20 @@ impl<'q> State<'q> {
                 let taps = Rc::clone(&opened.taps);
                 let mut archive = tar::Archive::new(opened.reader);
                 let entries = archive.entries_with_seek().map_err(|e| classify(&taps, Compression::None, &id, 0, e))?;
-                // A plain tar has no trailer to check, and what follows the end blocks is padding.
-                self.stream_entries(entries, Some(opened.len), &taps, Compression::None, &id, index)?;
+                // A plain tar has no trailer to check, and what follows the end blocks is padding
+                // (read all the same when the layer is verified: the digest covers it).
+                let count = self.stream_entries(entries, Some(opened.len), &taps, Compression::None, &id, index)?;
+                if let Some(t) = &raw_tally {
+                    let mut rest = archive.into_inner();
+                    io::copy(&mut rest, &mut io::sink())
+                        .map_err(|e| classify(&taps, Compression::None, &id, count, e))?;
+                    // The stored bytes are the uncompressed tar: both digests name them.
+                    for (what, digest) in [("the blob", &expected.blob), ("the uncompressed tar", &expected.diff_id)] {
+                        if let Some(digest) = digest {
+                            verify::lock(t).check(digest).map_err(|d| digest_fail(what, d))?;
+                        }
+                    }
+                }
             }
         }
         self.layers_read += 1;

@@ -79,6 +79,7 @@ mod path;
 mod plan;
 pub mod records;
 pub(crate) mod resolve;
+pub mod verify;
 mod view;
 
 #[cfg(test)]
@@ -127,6 +128,8 @@ pub struct LayerInput {
     pub compression_hint: Option<Compression>,
     /// Set by `seekable`: lets the merger seek over unwanted entry data of uncompressed tars.
     seekable: Option<Box<dyn SeekRead>>,
+    /// The digests the layer must hash to; checked while it streams.
+    pub expected: verify::Expected,
 }
 
 /// `Read + Seek + Send` as one object-safe trait.
@@ -135,13 +138,25 @@ impl<T: Read + Seek + Send> SeekRead for T {}
 
 impl LayerInput {
     pub fn new(name: impl Into<String>, reader: Box<dyn Read + Send>) -> LayerInput {
-        LayerInput { name: name.into(), reader, compression_hint: None, seekable: None }
+        LayerInput { name: name.into(), reader, compression_hint: None, seekable: None, expected: Default::default() }
     }
 
     /// A layer the merger may seek in: when its bytes are an uncompressed tar, the data of
     /// entries that are not wanted is skipped by seeking instead of being read.
     pub fn seekable(name: impl Into<String>, reader: Box<dyn SeekRead>) -> LayerInput {
-        LayerInput { name: name.into(), reader: Box::new(io::empty()), compression_hint: None, seekable: Some(reader) }
+        LayerInput {
+            name: name.into(),
+            reader: Box::new(io::empty()),
+            compression_hint: None,
+            seekable: Some(reader),
+            expected: Default::default(),
+        }
+    }
+
+    /// The blob digest and `diff_id` the layer must hash to (a mismatch fails the image).
+    pub fn with_expected(mut self, expected: verify::Expected) -> LayerInput {
+        self.expected = expected;
+        self
     }
 
     pub fn with_hint(mut self, hint: Option<Compression>) -> LayerInput {
@@ -224,6 +239,9 @@ pub enum LayerError {
     BudgetExceeded { layer: LayerId, path: String, limit: u64 },
     #[error("{layer}: more than {limit} tar entries in the image")]
     TooManyEntries { layer: LayerId, limit: u64 },
+    /// The stored blob or the uncompressed tar does not hash to what the image says.
+    #[error("{layer}: {what} hashes to {detail}")]
+    Digest { layer: LayerId, what: &'static str, detail: String },
 }
 
 impl LayerError {
@@ -236,7 +254,8 @@ impl LayerError {
             | LayerError::CorruptTar { layer, .. }
             | LayerError::Read { layer, .. }
             | LayerError::BudgetExceeded { layer, .. }
-            | LayerError::TooManyEntries { layer, .. } => layer,
+            | LayerError::TooManyEntries { layer, .. }
+            | LayerError::Digest { layer, .. } => layer,
         }
     }
 }

@@ -12,6 +12,7 @@ use super::tar_index::{BlobDigest, BlobError, Blobs, MAX_JSON_BYTES, Order, Stor
 use crate::inspect::image::{
     FileTree, ImageConfig, ImageRef, ImageSource, InspectError, LayerInfo, SourceOptions, media,
 };
+use crate::inspect::layers::verify::Expected;
 use crate::inspect::layers::{MergeOptions, PathQuery};
 
 /// One image of `manifest.json`.
@@ -110,11 +111,18 @@ impl DockerArchive {
             let digest = digest_in_name(member).map_or_else(|| diff_ids[i].to_string(), |d| d.to_string());
             let media_type = oci.as_ref().and_then(|m| m.layer_media_type(&digest));
             let compression = media_type.as_deref().and_then(media::layer_compression);
+            // Docker 25+ layouts name each blob by its digest; a legacy `layer.tar` is the
+            // uncompressed tar, which the diff_id names.
+            let expected = Expected {
+                blob: digest_in_name(member).map(|d| d.to_string()),
+                diff_id: Some(diff_ids[i].to_string()),
+            };
             layers.push(StoredLayer {
                 member: member.clone(),
                 label: digest.clone(),
                 compression,
                 expected_size: None,
+                expected,
             });
             infos.push(LayerInfo { digest, size: Some(size), media_type });
         }
@@ -634,6 +642,43 @@ mod tests {
             Err(InspectError::Layer { source: LayerError::TruncatedTar { .. }, .. }) => {}
             other => panic!("expected a truncated-tar error, got {:?}", other.map(|_| ())),
         }
+    }
+
+    /// A genuine config with a tampered layer (the cache is keyed by the config's digest, so
+    /// reading it would poison the facts of the genuine image): refused, naming the layer.
+    #[test]
+    fn a_layer_that_does_not_hash_to_its_diff_id_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let genuine = three_layers();
+        let (_, cfg) = legacy(dir.path(), &genuine, &[], &["t:1"]);
+        let mut tampered = genuine.clone();
+        tampered[1] = layer(&[Item::File("etc/os-release", b"ID=evil\n")]);
+        // Same members, but the config (and its diff_ids) of the genuine image.
+        let (path, _) = legacy(dir.path(), &tampered, &[], &["t:1"]);
+        let bytes = std::fs::read(&path).unwrap();
+        let mut archive = tar::Archive::new(&bytes[..]);
+        let mut members = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let name = String::from_utf8(entry.path_bytes().into_owned()).unwrap();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+            if name.ends_with(".json") && name != "manifest.json" {
+                let cfg_name = format!("{}.json", &sha256_digest(&cfg)[7..]);
+                members.push((cfg_name.clone(), cfg.clone()));
+                let manifest = serde_json::json!([{ "Config": cfg_name, "RepoTags": ["t:1"],
+                    "Layers": (0..3).map(|i| format!("{i:064x}/layer.tar")).collect::<Vec<_>>() }]);
+                members.push(("manifest.json".into(), serde_json::to_vec(&manifest).unwrap()));
+            } else if name != "manifest.json" {
+                members.push((name, data));
+            }
+        }
+        let forged = dir.path().join("forged.tar");
+        write_tar(&forged, &members);
+        let mut src = open(forged.to_str().unwrap()).unwrap();
+        assert_eq!(src.config().unwrap().image_id, sha256_digest(&cfg));
+        let e = src.read_paths(&query()).err().expect("a tampered layer must be refused").to_string();
+        assert!(e.contains("the uncompressed tar hashes to") && e.contains(&sha256_digest(&genuine[1])), "{e}");
     }
 
     /// Damaged archives give errors, never panics: flip bytes all over a valid archive.

@@ -11,6 +11,7 @@ use crate::inspect::image::{
     FileTree, ImageConfig, ImageRef, ImageSource, InspectError, LayerInfo, SourceKind, SourceOptions, index_platforms,
     media, select_platform,
 };
+use crate::inspect::layers::verify::Expected;
 use crate::inspect::layers::{MergeOptions, PathQuery};
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -196,7 +197,8 @@ impl ImageSource for OciLayout {
 
     fn read_paths(&mut self, query: &PathQuery) -> Result<Box<dyn FileTree>, InspectError> {
         let mut stored = Vec::with_capacity(self.layers.len());
-        for l in &self.layers {
+        let diff_ids = crate::inspect::image::diff_ids(&self.config_bytes);
+        for (i, l) in self.layers.iter().enumerate() {
             let compression = media::layer_compression(&l.media_type).ok_or_else(|| {
                 InspectError::UnsupportedMediaType { image: self.image.clone(), media_type: l.media_type.clone() }
             })?;
@@ -205,6 +207,12 @@ impl ImageSource for OciLayout {
                 label: l.digest.to_string(),
                 compression: Some(compression),
                 expected_size: l.size,
+                expected: Expected {
+                    blob: Some(l.digest.to_string()),
+                    // Only when the config lists one per layer; otherwise the image is malformed
+                    // and the blob digests are what is checked.
+                    diff_id: (diff_ids.len() == self.layers.len()).then(|| diff_ids[i].clone()),
+                },
             });
         }
         let view = self.blobs.merge(&stored, query, &self.merge, self.order, &self.image)?;

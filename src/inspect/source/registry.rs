@@ -3,6 +3,7 @@
 //! and the layer blobs streamed from an OCI distribution registry into the layer merger, over
 //! HTTP(S) with bearer / basic auth, bounded retries and bounded memory, never touching disk.
 
+use crate::inspect::layers::verify::Expected;
 use std::fmt;
 use std::io::{self, Read};
 use std::net::{IpAddr, Ipv6Addr};
@@ -378,6 +379,8 @@ pub struct Registry {
     client: Arc<Client>,
     config: ImageConfig,
     layers: Vec<Descriptor>,
+    /// The config's `rootfs.diff_ids`, one per layer when the config is well formed.
+    diff_ids: Vec<String>,
     merge: MergeOptions,
 }
 
@@ -504,7 +507,8 @@ impl Registry {
             .iter()
             .map(|l| LayerInfo { digest: l.digest.clone(), size: l.size, media_type: l.media_type.clone() })
             .collect();
-        Ok(Registry { client, config, layers, merge: options.merge.clone() })
+        let diff_ids = crate::inspect::image::diff_ids(&bytes);
+        Ok(Registry { client, config, layers, diff_ids, merge: options.merge.clone() })
     }
 
     /// The normalized reference.
@@ -528,10 +532,16 @@ impl Registry {
         let mut inputs: Vec<LayerInput> = self
             .layers
             .iter()
-            .map(|d| {
+            .enumerate()
+            .map(|(i, d)| {
                 let hint = d.media_type.as_deref().and_then(media::layer_compression);
                 let reader = BlobReader::new(Arc::clone(&self.client), d.clone());
-                LayerInput::new(d.digest.clone(), Box::new(reader)).with_hint(hint)
+                // The blob reader checks the descriptor's digest; the merger checks the diff_id.
+                let expected = Expected {
+                    blob: None,
+                    diff_id: (self.diff_ids.len() == self.layers.len()).then(|| self.diff_ids[i].clone()),
+                };
+                LayerInput::new(d.digest.clone(), Box::new(reader)).with_hint(hint).with_expected(expected)
             })
             .collect();
         let merged = match self.client.settings.order {

@@ -3,6 +3,7 @@
 //! JSON documents from either layout, so the archive sources never extract anything to disk.
 
 use crate::inspect::layers::records::Records;
+use crate::inspect::layers::verify::Expected;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -541,6 +542,8 @@ pub struct StoredLayer {
     pub compression: Option<Compression>,
     /// What the manifest declares; a different stored size means a damaged or swapped blob.
     pub expected_size: Option<u64>,
+    /// The digests the blob and its uncompressed tar must hash to (`sha256:…`).
+    pub expected: Expected,
 }
 
 /// In which order layers are streamed into the merger.
@@ -572,7 +575,11 @@ impl Blobs {
                 });
             }
             let reader = self.open_member(&layer.member).map_err(|e| missing_layer(e, layer).for_image(image))?;
-            inputs.push(LayerInput::seekable(layer.label.clone(), reader).with_hint(layer.compression));
+            inputs.push(
+                LayerInput::seekable(layer.label.clone(), reader)
+                    .with_hint(layer.compression)
+                    .with_expected(layer.expected.clone()),
+            );
         }
         let merged = match order {
             Order::BottomUp => merge_layers(inputs, query, options),

@@ -307,11 +307,11 @@ fn key_line(text: &str, key: &str) -> usize {
     text.lines().position(|l| l.trim_start().starts_with(&format!("{key}:"))).map_or(0, |i| i + 1)
 }
 
-/// The seed's definition of a successful migration, on every migrated or half-migrated
-/// connector. `against` adds the version bump and changelog checks.
 /// Largest documentation page or metadata.yaml read for a check.
 const MAX_TEXT_BYTES: u64 = 16 * 1024 * 1024;
 
+/// The seed's definition of a successful migration, on every migrated or half-migrated
+/// connector. `against` adds the version bump and changelog checks.
 pub fn check(
     root: &Path,
     selected: &[Connector],

@@ -156,3 +156,46 @@ fn a_long_name_bomb_is_skipped_within_the_memory_limit() {
     let warnings = image["warnings"].to_string();
     assert!(warnings.contains("GNU long-name record of 1073741824 bytes"), "{warnings}");
 }
+
+/// 100,000 `*.dist-info` folders in one layer: every distribution is listed (a glob budget
+/// once dropped the last few silently), within the memory limit.
+#[test]
+fn a_hundred_thousand_distributions_are_all_listed() {
+    const N: usize = 100_000;
+    let mut b = tar::Builder::new(Vec::new());
+    let mut file = |b: &mut tar::Builder<Vec<u8>>, name: &str, mode: u32, body: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(mode);
+        b.append_data(&mut h, name, body).unwrap();
+    };
+    file(&mut b, "etc/os-release", 0o644, b"ID=debian\n");
+    file(&mut b, "usr/bin/python3.11", 0o755, b"\x7fELF\x003.11\x00\x003.11.2\x00");
+    file(&mut b, "usr/include/python3.11/patchlevel.h", 0o644, b"#define PY_VERSION \"3.11.2\"\n");
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    b.append_link(&mut h, "usr/bin/python3", "python3.11").unwrap();
+    for i in 0..N {
+        let body = format!("Metadata-Version: 2.1\nName: pkg{i}\nVersion: 1.0\n");
+        file(&mut b, &format!("usr/lib/python3/dist-packages/pkg{i}-1.0.dist-info/METADATA"), 0o644, body.as_bytes());
+    }
+    let plain = b.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let layout = write_layout(&dir.path().join("oci"), &gz.finish().unwrap(), &digest(&plain));
+    let output = Command::new("timeout")
+        .args(["--signal=KILL", "300", "prlimit", "--as=536870912"])
+        .arg(env!("CARGO_BIN_EXE_dockvar"))
+        .args(["inspect", &format!("oci:{}:1", layout.display()), "--format", "json", "--no-cache"])
+        .env("DOCKVAR_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let image = &doc["images"][0];
+    assert_eq!(image["python"]["version"], "3.11.2");
+    assert_eq!(image["python_packages"].as_array().unwrap().len(), N);
+}

@@ -50,7 +50,9 @@ pub struct MergeStats {
     pub captured_bytes: u64,
 }
 
-/// Bounds `matches` on link farms.
+/// Bounds `matches` on link farms: at least this many steps, and four per kept path, so that
+/// a wide directory (100,000 `*.dist-info` folders) is matched whole while a farm of links
+/// that multiply paths stays bounded.
 const MAX_MATCH_STEPS: usize = 200_000;
 
 /// The merged image restricted to the queried paths (plus every symlink, which resolution
@@ -161,9 +163,10 @@ impl MergedView {
         // (logical path, physical path, next component)
         let mut stack: Vec<(String, String, usize)> = vec![(String::new(), String::new(), 0)];
         let mut steps = 0usize;
+        let budget = MAX_MATCH_STEPS.max(self.nodes.len().saturating_mul(4));
         while let Some((logical, physical, i)) = stack.pop() {
             steps += 1;
-            if steps > MAX_MATCH_STEPS {
+            if steps > budget {
                 break;
             }
             if i == comps.len() {

@@ -163,7 +163,7 @@ fn a_long_name_bomb_is_skipped_within_the_memory_limit() {
 fn a_hundred_thousand_distributions_are_all_listed() {
     const N: usize = 100_000;
     let mut b = tar::Builder::new(Vec::new());
-    let mut file = |b: &mut tar::Builder<Vec<u8>>, name: &str, mode: u32, body: &[u8]| {
+    let file = |b: &mut tar::Builder<Vec<u8>>, name: &str, mode: u32, body: &[u8]| {
         let mut h = tar::Header::new_gnu();
         h.set_size(body.len() as u64);
         h.set_mode(mode);

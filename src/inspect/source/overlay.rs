@@ -44,8 +44,10 @@ use crate::inspect::image::FileTree;
 use crate::inspect::layers::resolve::{ResolveError, Resolved, Step, resolve_by};
 use crate::inspect::layers::{Entry, EntryKind, MergeOptions, PathQuery, Pattern};
 
-/// Bounds pattern expansion on link farms (the same bound `MergedView::matches` uses).
-const MAX_MATCH_STEPS: usize = 200_000;
+/// Bounds pattern expansion on link farms. Each step is a directory entry read or a link
+/// followed, so this is as large as the merger's entry cap: a wide directory (100,000
+/// `*.dist-info` folders) is expanded whole, a farm of links stays bounded.
+const MAX_MATCH_STEPS: usize = 4_000_000;
 
 /// Hostile or broken images could produce unbounded warnings; keep the first ones.
 const MAX_WARNINGS: usize = 500;

@@ -199,3 +199,82 @@ fn a_hundred_thousand_distributions_are_all_listed() {
     assert_eq!(image["python"]["version"], "3.11.2");
     assert_eq!(image["python_packages"].as_array().unwrap().len(), N);
 }
+
+/// A config nested 100,000 arrays deep, and a zstd layer whose unwanted file inflates to
+/// 1 GiB: a clear error for the first, and the second streams through within the limits.
+#[test]
+fn deep_configs_and_zstd_bombs() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |layout: &Path| {
+        let output = Command::new("timeout")
+            .args(["--signal=KILL", "300", "prlimit", "--as=536870912"])
+            .arg(env!("CARGO_BIN_EXE_dockvar"))
+            .args(["inspect", &format!("oci:{}:1", layout.display()), "--format", "json", "--no-cache"])
+            .env("DOCKVAR_CACHE_DIR", dir.path().join("cache"))
+            .output()
+            .unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        (output.status.code(), doc, String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+
+    let (layer, diff_id) = os_layer("debian");
+    let deep = write_layout(&dir.path().join("deep"), &layer, &diff_id);
+    let config = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(deep.join("index.json")).unwrap()).unwrap();
+    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
+    let manifest_path = deep.join("blobs/sha256").join(&manifest_digest);
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["config"]["digest"] = put(&deep, config.as_bytes()).into();
+    manifest["config"]["size"] = config.len().into();
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    let new_digest = put(&deep, &manifest);
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": new_digest, "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": "1"}}]});
+    std::fs::write(deep.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    let (code, doc, err) = run(&deep);
+    assert_eq!(code, Some(1), "{doc}{err}");
+    let error = doc["images"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("config") && error.contains("recursion limit"), "{doc}");
+
+    // 1 GiB of zeros in /var/cache/blob (not a file dockvar reads), then /etc/os-release.
+    let mut plain = Sha256::new();
+    let mut z = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    let mut write = |bytes: &[u8]| {
+        plain.update(bytes);
+        z.write_all(bytes).unwrap();
+    };
+    let mut h = tar::Header::new_gnu();
+    h.set_path("var/cache/blob").unwrap();
+    h.set_size(1 << 30);
+    h.set_mode(0o644);
+    h.set_cksum();
+    write(h.as_bytes());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..1024 {
+        write(&zeros);
+    }
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(10);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "etc/os-release", &b"ID=debian\n"[..]).unwrap();
+    write(&b.into_inner().unwrap());
+    let diff_id = format!("sha256:{:x}", plain.finalize());
+    let blob = z.finish().unwrap();
+    assert!(blob.len() < 1 << 20, "{} bytes", blob.len());
+    let bomb = write_layout(&dir.path().join("bomb"), &blob, &diff_id);
+    let manifest_path = {
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(bomb.join("index.json")).unwrap()).unwrap();
+        bomb.join("blobs/sha256").join(index["manifests"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:"))
+    };
+    // write_layout declares gzip; this layer is zstd.
+    let text = std::fs::read_to_string(&manifest_path).unwrap().replace("tar+gzip", "tar+zstd");
+    let digest_of_manifest = put(&bomb, text.as_bytes());
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": digest_of_manifest, "size": text.len(), "annotations": {"org.opencontainers.image.ref.name": "1"}}]});
+    std::fs::write(bomb.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    let (code, doc, err) = run(&bomb);
+    assert_eq!(code, Some(0), "{doc}{err}");
+    assert_eq!(doc["images"][0]["os"]["id"], "debian", "{doc}");
+}

@@ -264,3 +264,27 @@ fn output_files_never_write_through_links() {
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 5);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
 }
+
+#[test]
+fn deeply_nested_metadata_fails_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let good = connector(root, "source-good");
+    std::fs::write(good.join("Dockerfile"), "FROM python:3.9-slim\n").unwrap();
+    let deep = connector(root, "source-deep");
+    // 400 KB, under the 1 MiB cap, nested 200,000 levels (flow style) and 300 levels (block).
+    let n = 200_000;
+    std::fs::write(deep.join("metadata.yaml"), format!("data:\n  x: {}{}\n", "[".repeat(n), "]".repeat(n))).unwrap();
+    let block = connector(root, "source-block");
+    let mut text = String::from("data:\n");
+    for depth in 1..300 {
+        text.push_str(&format!("{}k{depth}:\n", "  ".repeat(depth)));
+    }
+    std::fs::write(block.join("metadata.yaml"), text).unwrap();
+    let started = std::time::Instant::now();
+    let run = run_bounded(&["variants", root.to_str().unwrap()]);
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(run.out.contains("source-good"), "{}{}", run.out, run.err);
+    let line = run.err.lines().find(|l| l.contains("source-deep")).expect("a warning for source-deep");
+    assert!(line.contains("metadata.yaml:2: not valid YAML"), "{line}");
+}

@@ -278,3 +278,82 @@ fn deep_configs_and_zstd_bombs() {
     assert_eq!(code, Some(0), "{doc}{err}");
     assert_eq!(doc["images"][0]["os"]["id"], "debian", "{doc}");
 }
+
+/// Entries that climb out of the image or are absolute, and 100,000 layers (one small blob
+/// listed again and again): the climbing entries are skipped with a warning, an absolute name
+/// lands inside the image as extraction would put it, and the long manifest is read within
+/// the limits.
+#[test]
+fn climbing_names_and_a_hundred_thousand_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plain = Vec::new();
+    for (name, body) in
+        [("../../etc/passwd", &b"evil:x:0:0::/:/bin/sh\n"[..]), ("/etc/os-release", &b"ID=debian\n"[..])]
+    {
+        let mut h = tar::Header::new_gnu();
+        h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        plain.extend_from_slice(h.as_bytes());
+        plain.extend_from_slice(body);
+        plain.resize(plain.len().div_ceil(512) * 512, 0);
+    }
+    plain.extend_from_slice(&[0u8; 1024]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&plain).unwrap();
+    let layout = write_layout(&dir.path().join("climb"), &gz.finish().unwrap(), &digest(&plain));
+    let (code, doc, err) = inspect_json(&format!("oci:{}:1", layout.display()), &dir.path().join("cache"));
+    assert_eq!(code, 0, "{doc}{err}");
+    let image = &doc["images"][0];
+    assert_eq!(image["os"]["id"], "debian", "{doc}");
+    assert!(image["warnings"].to_string().contains("escapes the image root"), "{doc}");
+    assert!(!doc.to_string().contains("evil:x"), "{doc}");
+
+    // 100,000 layers: the same empty-tar blob listed 100,000 times.
+    const N: usize = 100_000;
+    let empty = vec![0u8; 1024];
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&empty).unwrap();
+    let blob = gz.finish().unwrap();
+    let many = dir.path().join("many");
+    std::fs::create_dir_all(many.join("blobs/sha256")).unwrap();
+    std::fs::write(many.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let blob_digest = put(&many, &blob);
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": vec![digest(&empty); N]},
+    }))
+    .unwrap();
+    let config_digest = put(&many, &config);
+    let layer = serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": blob_digest, "size": blob.len()});
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": vec![layer; N],
+    }))
+    .unwrap();
+    let manifest_digest = put(&many, &manifest);
+    std::fs::write(
+        many.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest, "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": "1"}}]}))
+        .unwrap(),
+    )
+    .unwrap();
+    let output = Command::new("timeout")
+        .args(["--signal=KILL", "300", "prlimit", "--as=536870912"])
+        .arg(env!("CARGO_BIN_EXE_dockvar"))
+        .args(["inspect", &format!("oci:{}:1", many.display()), "--format", "json", "--no-cache"])
+        .env("DOCKVAR_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{err}");
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let image = &doc["images"][0];
+    eprintln!("100,000 layers: exit {:?}, error {}", output.status.code(), image["error"]);
+    assert_eq!(image["error"], serde_json::Value::Null, "{}", image["error"]);
+    assert_eq!(image["layers"].as_array().unwrap().len(), N);
+    assert_eq!(image["os"]["id"], serde_json::Value::Null);
+}

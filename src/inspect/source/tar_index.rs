@@ -574,7 +574,17 @@ impl Blobs {
                     message: format!("layer {} is {size} bytes but the manifest says {expected}", layer.label),
                 });
             }
-            let reader = self.open_member(&layer.member).map_err(|e| missing_layer(e, layer).for_image(image))?;
+            // A layout's blobs are files: each is opened when the merger reaches it, so an image
+            // of 100,000 layers never holds more than one descriptor.
+            let reader: BlobReader = match self {
+                Blobs::Dir(root) => Box::new(LazyFile {
+                    path: Blobs::dir_file(root, &layer.member).map_err(|e| e.for_image(image))?,
+                    file: None,
+                }),
+                Blobs::Tar(_) => {
+                    self.open_member(&layer.member).map_err(|e| missing_layer(e, layer).for_image(image))?
+                }
+            };
             inputs.push(
                 LayerInput::seekable(layer.label.clone(), reader)
                     .with_hint(layer.compression)
@@ -589,6 +599,33 @@ impl Blobs {
             }
         };
         merged.map_err(|source| InspectError::Layer { image: image.to_string(), source })
+    }
+}
+
+/// A blob file opened on first use (read or seek), and closed when dropped.
+struct LazyFile {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl LazyFile {
+    fn file(&mut self) -> io::Result<&mut File> {
+        if self.file.is_none() {
+            self.file = Some(crate::files::open_regular(&self.path)?);
+        }
+        Ok(self.file.as_mut().expect("opened above"))
+    }
+}
+
+impl Read for LazyFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.file()?.read(buf)
+    }
+}
+
+impl Seek for LazyFile {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        self.file()?.seek(to)
     }
 }
 

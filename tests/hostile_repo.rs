@@ -263,6 +263,23 @@ fn output_files_never_write_through_links() {
     assert!(std::fs::read_to_string(&fresh).unwrap().starts_with("id,"));
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 5);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+
+    // An output directory that is a symlink (a repository's `reports -> /elsewhere`) is refused
+    // before anything is read or written.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let linked = dir.path().join("reports");
+    symlink(&elsewhere, &linked).unwrap();
+    for command in ["report", "recommend"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_dockvar"))
+            .args([command, root.to_str().unwrap(), "-q", "--out", linked.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{err}");
+        assert!(err.contains("is a symbolic link"), "{err}");
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    }
 }
 
 #[test]

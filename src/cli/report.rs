@@ -14,10 +14,10 @@ use super::inspect::inspect_all;
 use super::printer::Style;
 
 pub fn report(args: &ReportArgs, printer: &Printer) -> anyhow::Result<i32> {
+    let out = &args.out;
+    report::make_out_dir(out)?;
     let analysis = analyze(&args.analysis, printer)?;
     let writing = std::time::Instant::now();
-    let out = &args.out;
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let doc = json::report(&analysis);
     report::write_text(&json::to_text(&doc), &out.join("report.json"))?;
     report::write_text(&markdown::report(&analysis), &out.join("report.md"))?;
@@ -41,10 +41,12 @@ pub fn report(args: &ReportArgs, printer: &Printer) -> anyhow::Result<i32> {
 }
 
 pub fn recommend(args: &RecommendArgs, printer: &Printer) -> anyhow::Result<i32> {
+    if let Some(out) = &args.out {
+        report::make_out_dir(out)?;
+    }
     let analysis = analyze(&args.analysis, printer)?;
     let r = &analysis.recommendation;
     if let Some(out) = &args.out {
-        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
         report::write_text(&r.dockerfile, &out.join("Dockerfile"))?;
         report::write_text(&r.checks_yaml, &out.join("checks.yaml"))?;
         report::write_text(&r.reasoning, &out.join("recommendation.md"))?;

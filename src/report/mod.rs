@@ -59,6 +59,17 @@ pub enum ReportError {
     UnknownExtension { path: String },
 }
 
+/// Makes the output directory `--out` names. A path that is a symlink is refused: a repository
+/// can ship `reports -> /somewhere`, and the files must land where the user said.
+pub fn make_out_dir(out: &std::path::Path) -> Result<(), ReportError> {
+    let display = out.display().to_string();
+    if std::fs::symlink_metadata(out).is_ok_and(|m| m.file_type().is_symlink()) {
+        let source = std::io::Error::other("is a symbolic link; name the directory it points to instead");
+        return Err(ReportError::Write { path: display, source });
+    }
+    std::fs::create_dir_all(out).map_err(|source| ReportError::Write { path: display, source })
+}
+
 /// Writes text to a file through a temporary file and a rename (`write_file`).
 pub fn write_text(text: &str, path: &std::path::Path) -> Result<(), ReportError> {
     write_file(path, |file| {
